@@ -1,0 +1,168 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { SitepipeError } from './errors.js';
+
+const hugoVersion = z
+  .string()
+  .regex(/^\d+\.\d+\.\d+$/, 'must be a release version like 0.111.3 (no leading v)');
+
+const imageRef = z.string().min(1, 'must name an image, e.g. nginx:stable-alpine');
+
+export const configSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    site: z
+      .object({
+        /** The Hugo site, relative to the config file. */
+        dir: z.string().min(1).default('.'),
+        /** Overrides the site's baseURL at render time. */
+        baseURL: z.url().optional(),
+      })
+      .strict()
+      .default({ dir: '.' }),
+    hugo: z
+      .object({
+        version: hugoVersion,
+        extended: z.boolean().default(true),
+        /** Release download base; mirrors and tests point this elsewhere. */
+        downloadBaseUrl: z.url().default('https://github.com/gohugoio/hugo/releases/download'),
+      })
+      .strict(),
+    pygments: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Exact pygmentize version to use; any when omitted. */
+        version: z
+          .string()
+          .regex(/^\d+\.\d+(\.\d+)?$/, 'must be a version like 2.14.0')
+          .optional(),
+        style: z.string().regex(/^[a-z0-9_-]+$/, 'must be a Pygments style name like monokai').default('monokai'),
+        /** Where the generated stylesheet lands in the site output. */
+        stylesheet: z
+          .string()
+          .regex(/^[A-Za-z0-9_./-]+\.css$/, 'must be a relative .css path like css/syntax.css')
+          .default('css/syntax.css'),
+      })
+      .strict()
+      .default({ enabled: true, style: 'monokai', stylesheet: 'css/syntax.css' }),
+    image: z
+      .object({
+        /** Where the image goes, e.g. gcr.io/PROJECT/website or 127.0.0.1:5000/website. */
+        repository: imageRef,
+        /** The nginx image the site is layered onto. */
+        base: imageRef.default('nginx:stable-alpine'),
+        builder: z.enum(['docker']).default('docker'),
+        /** Stage 1 of the Docker path: a Debian-based image that renders the site. */
+        builderBase: imageRef.default('debian:bookworm-slim'),
+        /** nginx listens here inside the container (unprivileged, so the image can run as non-root). */
+        port: z.number().int().min(1).max(65535).default(8080),
+      })
+      .strict(),
+    tags: z
+      .object({
+        branch: z.boolean().default(true),
+        commit: z.boolean().default(true),
+        commitLength: z.number().int().min(7).max(40).default(12),
+        /** Registries accept at most 128 characters. */
+        maxLength: z.number().int().min(16).max(128).default(128),
+      })
+      .strict()
+      .default({ branch: true, commit: true, commitLength: 12, maxLength: 128 }),
+    registry: z
+      .object({
+        credentials: z
+          .enum(['docker-config', 'env', 'none'])
+          .default('docker-config')
+          .describe('docker-config: ~/.docker/config.json and its credential helpers'),
+        /** Path of the Docker config file; default $DOCKER_CONFIG/config.json or ~/.docker/config.json. */
+        dockerConfig: z.string().optional(),
+        usernameEnv: z.string().default('SITEPIPE_REGISTRY_USERNAME'),
+        passwordEnv: z.string().default('SITEPIPE_REGISTRY_PASSWORD'),
+      })
+      .strict()
+      .default({
+        credentials: 'docker-config',
+        usernameEnv: 'SITEPIPE_REGISTRY_USERNAME',
+        passwordEnv: 'SITEPIPE_REGISTRY_PASSWORD',
+      }),
+    smoke: z
+      .object({
+        enabled: z.boolean().default(true),
+        timeoutSeconds: z.number().int().min(1).default(60),
+      })
+      .strict()
+      .default({ enabled: true, timeoutSeconds: 60 }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the config file. */
+  path: string;
+  /** Absolute site directory. */
+  siteDir: string;
+}
+
+export const DEFAULT_CONFIG_FILE = 'sitepipe.yaml';
+
+/** Hints for keys whose problems users hit most. */
+const HINTS: Record<string, string> = {
+  'hugo.version': 'pin the Hugo release the site is built with, e.g. hugo: { version: 0.111.3 }',
+  'image.repository': 'e.g. image: { repository: gcr.io/my-project/website }',
+};
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String).join('.') || '(top level)';
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown key(s): ${issue.keys.join(', ')}`;
+  if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';
+  const hint = HINTS[path] ?? (issue.code === 'unrecognized_keys' ? 'check the spelling; see README.md' : '');
+  return hint ? `${path}: ${message} (${hint})` : `${path}: ${message}`;
+}
+
+/** Parses and validates config text; every problem is reported at once. */
+export function parseConfig(text: string, file: string): Config {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new SitepipeError(
+      'CONFIG_INVALID',
+      `${file} is not valid YAML`,
+      'fix the YAML syntax at the lines shown',
+      doc.errors.map((e) => e.message),
+    );
+  }
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map(formatIssue);
+    throw new SitepipeError(
+      'CONFIG_INVALID',
+      `${file} has ${lines.length} problem${lines.length === 1 ? '' : 's'}`,
+      'fix each key listed; the README documents every key',
+      lines,
+    );
+  }
+  return result.data;
+}
+
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new SitepipeError(
+      missing ? 'CONFIG_MISSING' : 'CONFIG_UNREADABLE',
+      missing ? `no config file at ${path}` : `cannot read ${path}: ${(e as Error).message}`,
+      missing
+        ? `create ${DEFAULT_CONFIG_FILE} next to the site (see example/sitepipe.yaml) or pass --config`
+        : 'check the file permissions',
+    );
+  }
+  const config = parseConfig(text, path);
+  return { config, path, siteDir: resolve(dirname(path), config.site.dir) };
+}

@@ -1,0 +1,77 @@
+import { access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { SitepipeError } from './errors.js';
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  input?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ProcessResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** How many trailing stderr lines a failure report shows. */
+const STDERR_LINES = 20;
+
+/**
+ * Runs a program with an argument array (never a shell string). A failure becomes a
+ * SitepipeError naming the command, cwd, exit code and the tail of stderr.
+ */
+export async function runProcess(
+  file: string,
+  args: readonly string[],
+  opts: RunOptions & { code?: string; hint?: string } = {},
+): Promise<ProcessResult> {
+  const result = await execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: true,
+    input: opts.input,
+    timeout: opts.timeoutMs ?? 10 * 60_000,
+    cancelSignal: opts.signal,
+    reject: false,
+    stripFinalNewline: true,
+  });
+  if (result.failed) {
+    const command = [file, ...args].join(' ');
+    const why = result.timedOut
+      ? `timed out after ${opts.timeoutMs ?? 600_000} ms`
+      : result.isCanceled
+        ? 'was cancelled'
+        : result.exitCode === undefined
+          ? `could not start (${result.originalMessage ?? result.shortMessage})`
+          : `exited with code ${result.exitCode}`;
+    const stderr = String(result.stderr ?? '')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-STDERR_LINES);
+    throw new SitepipeError(
+      opts.code ?? 'PROCESS_FAILED',
+      `\`${command}\` ${why} (cwd: ${opts.cwd ?? process.cwd()})`,
+      opts.hint ?? 'see the command output above',
+      stderr,
+    );
+  }
+  return { stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+}
+
+/** Finds every executable named `name` on PATH, in PATH order. */
+export async function whichAll(name: string, pathEnv = process.env.PATH ?? ''): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of pathEnv.split(':').filter(Boolean)) {
+    const candidate = join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      if (!found.includes(candidate)) found.push(candidate);
+    } catch {
+      // not here
+    }
+  }
+  return found;
+}

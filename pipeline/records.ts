@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/**
+ * What each step hands to the next. Each is also written to the state dir as a small
+ * versioned JSON record, so a step can run in a separate process (a Cloud Build step)
+ * and pick up what earlier steps produced.
+ */
+export const RECORD_VERSION = 1;
+
+export const sourceRecord = z.object({
+  commit: z.string().regex(/^[0-9a-f]{40}$/),
+  shortSha: z.string(),
+  branch: z.string().nullable(),
+  /** Commit time, ISO 8601 (UTC). */
+  commitTime: z.string(),
+  dirty: z.boolean(),
+  /** Remote URL with any credentials removed, for the OCI source label. */
+  sourceUrl: z.string().nullable(),
+});
+
+export const tagRecord = z.object({
+  repository: z.string(),
+  /** Tags in the order they are set: the commit tag first, then the branch tag. */
+  tags: z.array(z.string()).min(1),
+  commitTag: z.string(),
+  branchTag: z.string().nullable(),
+});
+
+export const hugoRecord = z.object({
+  path: z.string(),
+  version: z.string(),
+  extended: z.boolean(),
+  /** Where it came from: the sitepipe cache, PATH, or a verified download. */
+  origin: z.enum(['cache', 'path', 'download']),
+});
+
+export const pygmentsRecord = z.object({
+  enabled: z.boolean(),
+  path: z.string().nullable(),
+  version: z.string().nullable(),
+  style: z.string(),
+  /** Stylesheet path inside the site output, e.g. css/syntax.css. */
+  stylesheet: z.string().nullable(),
+});
+
+export const renderRecord = z.object({
+  outputDir: z.string(),
+  files: z.number().int(),
+  bytes: z.number().int(),
+  durationMs: z.number(),
+  hugoVersion: z.string(),
+  commit: z.string(),
+});
+
+export const imageRecord = z.object({
+  builder: z.enum(['docker', 'oci']),
+  /** Local reference (docker path: image id) that smoke and push work from. */
+  localRef: z.string(),
+  baseImage: z.string(),
+  labels: z.record(z.string(), z.string()),
+});
+
+export const smokeRecord = z.object({
+  pages: z.number().int(),
+  checked: z.array(z.string()),
+});
+
+export const pushRecord = z.object({
+  repository: z.string(),
+  tags: z.array(z.string()),
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+});
+
+export const records = {
+  source: sourceRecord,
+  tag: tagRecord,
+  hugo: hugoRecord,
+  pygments: pygmentsRecord,
+  render: renderRecord,
+  image: imageRecord,
+  smoke: smokeRecord,
+  push: pushRecord,
+} as const;
+
+export type Outputs = { [K in keyof typeof records]: z.infer<(typeof records)[K]> };
+export type StepName = keyof Outputs;
+export type SourceInfo = Outputs['source'];
+export type TagPlan = Outputs['tag'];
+export type HugoInstall = Outputs['hugo'];
+export type PygmentsInstall = Outputs['pygments'];
+export type RenderResult = Outputs['render'];
+export type BuiltImage = Outputs['image'];
+export type SmokeResult = Outputs['smoke'];
+export type PushResult = Outputs['push'];
