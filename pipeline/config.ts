@@ -38,7 +38,10 @@ export const configSchema = z
           .string()
           .regex(/^\d+\.\d+(\.\d+)?$/, 'must be a version like 2.14.0')
           .optional(),
-        style: z.string().regex(/^[a-z0-9_-]+$/, 'must be a Pygments style name like monokai').default('monokai'),
+        style: z
+          .string()
+          .regex(/^[a-z0-9_-]+$/, 'must be a Pygments style name like monokai')
+          .default('monokai'),
         /** Where the generated stylesheet lands in the site output. */
         stylesheet: z
           .string()

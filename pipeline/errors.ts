@@ -24,7 +24,13 @@ export function toSitepipeError(e: unknown): SitepipeError {
     return new SitepipeError('ABORTED', 'the run was interrupted', 'run it again; finished work is reused');
   }
   const message = e instanceof Error ? e.message : String(e);
-  return new SitepipeError('INTERNAL', message, 'this is a bug in sitepipe; please report it with the output', [], {
-    cause: e,
-  });
+  return new SitepipeError(
+    'INTERNAL',
+    message,
+    'this is a bug in sitepipe; please report it with the output',
+    [],
+    {
+      cause: e,
+    },
+  );
 }

@@ -16,12 +16,12 @@ export interface ProcessResult {
   stderr: string;
 }
 
-/** How many trailing stderr lines a failure report shows. */
-const STDERR_LINES = 20;
+/** How many trailing output lines a failure report shows. */
+const OUTPUT_LINES = 20;
 
 /**
  * Runs a program with an argument array (never a shell string). A failure becomes a
- * SitepipeError naming the command, cwd, exit code and the tail of stderr.
+ * SitepipeError naming the command, cwd, exit code and the tail of its output.
  */
 export async function runProcess(
   file: string,
@@ -37,6 +37,8 @@ export async function runProcess(
     cancelSignal: opts.signal,
     reject: false,
     stripFinalNewline: true,
+    // Interleaved output for failure reports: some tools (Hugo) print their errors on stdout.
+    all: true,
   });
   if (result.failed) {
     const command = [file, ...args].join(' ');
@@ -47,15 +49,15 @@ export async function runProcess(
         : result.exitCode === undefined
           ? `could not start (${result.originalMessage ?? result.shortMessage})`
           : `exited with code ${result.exitCode}`;
-    const stderr = String(result.stderr ?? '')
+    const output = String(result.all ?? '')
       .split('\n')
       .filter((l) => l.trim() !== '')
-      .slice(-STDERR_LINES);
+      .slice(-OUTPUT_LINES);
     throw new SitepipeError(
       opts.code ?? 'PROCESS_FAILED',
       `\`${command}\` ${why} (cwd: ${opts.cwd ?? process.cwd()})`,
       opts.hint ?? 'see the command output above',
-      stderr,
+      output,
     );
   }
   return { stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };

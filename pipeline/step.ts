@@ -36,13 +36,21 @@ export interface Step<N extends StepName = StepName, Needs extends StepName = St
   readonly mutates: boolean;
   readonly description: string;
   run(ctx: RunContext, inputs: Pick<Outputs, Needs>): Promise<Outputs[N]>;
-  /** Under --dry-run: what the step would have done. */
-  plan?(ctx: RunContext, inputs: Pick<Outputs, Needs>): string;
+  /** Under --dry-run: what the step would have done. Inputs that a dry run did not produce are absent. */
+  plan?(ctx: RunContext, inputs: Partial<Pick<Outputs, Needs>>): string;
+  /**
+   * Read-only checks (tools, daemons, registry, credentials) run for every selected step
+   * before any step starts, so that all problems are reported together and nothing is
+   * half-done. Throws a SitepipeError.
+   */
+  preflight?(ctx: RunContext): Promise<void>;
   /** A one-line result for the step list. */
   summarize?(output: Outputs[N]): string;
 }
 
 /** Declares a step with its input types inferred from `needs`. */
-export function defineStep<N extends StepName, Needs extends StepName = never>(step: Step<N, Needs>): Step<N, Needs> {
+export function defineStep<N extends StepName, Needs extends StepName = never>(
+  step: Step<N, Needs>,
+): Step<N, Needs> {
   return step;
 }

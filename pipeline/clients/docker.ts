@@ -1,0 +1,148 @@
+import Docker from 'dockerode';
+import { SitepipeError } from '../errors.js';
+import type { Credentials } from './credentials.js';
+
+const PING_TIMEOUT_MS = 5_000;
+/** How many trailing build-log lines a failed build reports. */
+const LOG_TAIL = 25;
+
+/** One message of Docker's JSON progress streams (build, push, pull). */
+interface ProgressEvent {
+  stream?: string;
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string; Digest?: string; Tag?: string };
+}
+
+/** Talks to the engine named by DOCKER_HOST (unix:// or tcp://), or the local socket. */
+export function connectDocker(env: NodeJS.ProcessEnv): Docker {
+  const host = env.DOCKER_HOST;
+  if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: url.hostname, port: Number(url.port || 2375) });
+}
+
+export async function pingDocker(docker: Docker): Promise<void> {
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new Error(`no answer in ${PING_TIMEOUT_MS / 1000}s`)), PING_TIMEOUT_MS).unref();
+    });
+    await Promise.race([docker.ping(), timeout]);
+  } catch (e) {
+    throw new SitepipeError(
+      'DOCKER_UNAVAILABLE',
+      `cannot reach the Docker engine (${(e as Error).message})`,
+      'start it (npm run setup starts dockerd), or set DOCKER_HOST; image.builder: oci needs no Docker engine',
+    );
+  }
+}
+
+/** Follows a progress stream to its end, handing each event to `onEvent`; rejects on an error event. */
+export function followProgress(
+  docker: Docker,
+  stream: NodeJS.ReadableStream,
+  onEvent: (e: ProgressEvent) => void,
+): Promise<ProgressEvent[]> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, events: ProgressEvent[]) => {
+        if (err) return reject(err);
+        const failed = events.find((e) => e.error || e.errorDetail);
+        if (failed) return reject(new Error(failed.errorDetail?.message ?? failed.error));
+        resolve(events);
+      },
+      onEvent,
+    );
+  });
+}
+
+export interface BuildRequest {
+  context: NodeJS.ReadableStream;
+  tag: string;
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  signal: AbortSignal;
+  onLine(line: string): void;
+}
+
+/** Builds with the engine's builder; returns the image id. */
+export async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
+  const tail: string[] = [];
+  const stream = await docker.buildImage(req.context, {
+    t: req.tag,
+    buildargs: req.buildArgs,
+    labels: req.labels,
+    // No bridge network on these machines: stage 1 reaches the package mirror through the host.
+    networkmode: 'host',
+    forcerm: true,
+    abortSignal: req.signal,
+  });
+  let id: string | undefined;
+  try {
+    await followProgress(docker, stream, (e) => {
+      if (e.aux?.ID) id = e.aux.ID;
+      for (const line of (e.stream ?? '').split('\n').filter((l) => l.trim() !== '')) {
+        tail.push(line);
+        if (tail.length > LOG_TAIL) tail.shift();
+        req.onLine(line);
+      }
+    });
+  } catch (e) {
+    throw new SitepipeError(
+      'IMAGE_BUILD_FAILED',
+      `docker build failed: ${(e as Error).message}`,
+      'the build log above shows the failing instruction',
+      tail,
+    );
+  }
+  if (!id) id = (await docker.getImage(req.tag).inspect()).Id;
+  return id;
+}
+
+/** Why a push failed, in terms a user can act on. */
+function classifyPushError(registry: string, message: string): SitepipeError {
+  if (/unauthorized|authentication required|denied|forbidden|401|403/i.test(message)) {
+    return new SitepipeError(
+      'REGISTRY_AUTH_FAILED',
+      `the registry ${registry} refused the push: ${message}`,
+      'check the credentials (docker login, or gcloud auth configure-docker for gcr.io / Artifact Registry)',
+    );
+  }
+  if (/connection refused|no such host|timeout|dial tcp|EOF/i.test(message)) {
+    return new SitepipeError(
+      'REGISTRY_UNREACHABLE',
+      `cannot reach the registry ${registry}: ${message}`,
+      'check that the registry is up (npm run setup starts one on 127.0.0.1:5000)',
+    );
+  }
+  return new SitepipeError('PUSH_FAILED', `push to ${registry} failed: ${message}`, 'see the registry logs');
+}
+
+/** Pushes repository:tag; the engine uploads every blob before the manifest. Returns the digest. */
+export async function pushTag(
+  docker: Docker,
+  repository: string,
+  tag: string,
+  registry: string,
+  creds: Credentials | null,
+  signal: AbortSignal,
+): Promise<string> {
+  const authconfig = creds
+    ? { username: creds.username, password: creds.password, serveraddress: registry }
+    : {};
+  let digest: string | undefined;
+  try {
+    const stream = await docker.getImage(repository).push({ tag, authconfig, abortSignal: signal });
+    await followProgress(docker, stream, (e) => {
+      if (e.aux?.Digest) digest = e.aux.Digest;
+    });
+  } catch (e) {
+    if (e instanceof SitepipeError) throw e;
+    throw classifyPushError(registry, (e as Error).message);
+  }
+  if (!digest) throw classifyPushError(registry, 'the engine reported no digest');
+  return digest;
+}

@@ -1,0 +1,79 @@
+import { relative } from 'node:path';
+import { SitepipeError } from '../errors.js';
+import { runProcess } from '../process.js';
+
+const GIT_TIMEOUT_MS = 30_000;
+
+async function git(cwd: string, args: string[], signal?: AbortSignal): Promise<string> {
+  const { stdout } = await runProcess('git', args, {
+    cwd,
+    signal,
+    timeoutMs: GIT_TIMEOUT_MS,
+    code: 'GIT_FAILED',
+    hint: 'check that the site is inside a git work tree with at least one commit',
+  });
+  return stdout.trim();
+}
+
+export async function repoRoot(dir: string, signal?: AbortSignal): Promise<string> {
+  try {
+    return await git(dir, ['rev-parse', '--show-toplevel'], signal);
+  } catch (e) {
+    throw new SitepipeError(
+      'NOT_A_GIT_REPO',
+      `${dir} is not inside a git work tree`,
+      'sitepipe tags images by commit: run it on a site committed to git (git init && git commit)',
+      [],
+      { cause: e },
+    );
+  }
+}
+
+export interface HeadInfo {
+  commit: string;
+  /** null when HEAD is detached. */
+  branch: string | null;
+  commitTime: Date;
+}
+
+export async function head(root: string, signal?: AbortSignal): Promise<HeadInfo> {
+  let line: string;
+  try {
+    line = await git(root, ['log', '-1', '--format=%H %ct'], signal);
+  } catch (e) {
+    throw new SitepipeError('NO_COMMITS', `${root} has no commits yet`, 'commit the site first', [], {
+      cause: e,
+    });
+  }
+  const [commit = '', seconds = '0'] = line.split(' ');
+  const ref = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'], signal).catch(() => '');
+  return { commit, branch: ref === '' ? null : ref, commitTime: new Date(Number(seconds) * 1000) };
+}
+
+/**
+ * Paths under `paths` that differ from HEAD (modified, staged or untracked, not ignored),
+ * leaving out `exclude` (sitepipe's own state dir).
+ */
+export async function changedPaths(
+  root: string,
+  paths: readonly string[],
+  exclude: readonly string[],
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const spec = [
+    ...paths.map((p) => relative(root, p) || '.'),
+    ...exclude.map((p) => `:(exclude)${relative(root, p)}`),
+  ];
+  const out = await git(root, ['status', '--porcelain', '--untracked-files=all', '--', ...spec], signal);
+  return out === '' ? [] : out.split('\n').map((l) => l.slice(3));
+}
+
+/** The origin URL with any user:password@ removed, or null. */
+export async function sourceUrl(root: string, signal?: AbortSignal): Promise<string | null> {
+  const url = await git(root, ['config', '--get', 'remote.origin.url'], signal).catch(() => '');
+  return url === '' ? null : stripCredentials(url);
+}
+
+export function stripCredentials(url: string): string {
+  return url.replace(/^(\w+:\/\/)[^@/]+@/, '$1');
+}

@@ -1,0 +1,56 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SitepipeError } from './errors.js';
+import { type Outputs, RECORD_VERSION, records, type StepName } from './records.js';
+
+export function recordPath(stateDir: string, step: StepName): string {
+  return join(stateDir, 'records', `${step}.json`);
+}
+
+/** Writes `{ version, step, ...output }` atomically, so a killed run never leaves half a record. */
+export async function writeRecord<N extends StepName>(
+  stateDir: string,
+  step: N,
+  output: Outputs[N],
+): Promise<void> {
+  const path = recordPath(stateDir, step);
+  await mkdir(join(stateDir, 'records'), { recursive: true });
+  await writeFile(
+    `${path}.tmp`,
+    `${JSON.stringify({ version: RECORD_VERSION, step, ...output }, null, 2)}\n`,
+  );
+  await rename(`${path}.tmp`, path);
+}
+
+export async function readRecord<N extends StepName>(stateDir: string, step: N): Promise<Outputs[N]> {
+  const path = recordPath(stateDir, step);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new SitepipeError(
+      missing ? 'RECORD_MISSING' : 'RECORD_INVALID',
+      missing ? `no record of step "${step}" in ${stateDir}` : `${path} is not valid JSON`,
+      `run \`sitepipe run ${step}\` first (or the whole pipeline), with the same --state-dir`,
+    );
+  }
+  const version = (raw as { version?: unknown }).version;
+  if (version !== RECORD_VERSION) {
+    throw new SitepipeError(
+      'RECORD_VERSION',
+      `${path} has record version ${String(version)}; this sitepipe reads version ${RECORD_VERSION}`,
+      `re-run \`sitepipe run ${step}\` with this version of sitepipe`,
+    );
+  }
+  const parsed = records[step].safeParse(raw);
+  if (!parsed.success) {
+    throw new SitepipeError(
+      'RECORD_INVALID',
+      `${path} does not match the ${step} record`,
+      `re-run \`sitepipe run ${step}\``,
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  }
+  return parsed.data as Outputs[N];
+}

@@ -1,0 +1,76 @@
+import { chmod, copyFile, cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import { create as createTar } from 'tar';
+import { buildImage, connectDocker, pingDocker } from '../pipeline/clients/docker.js';
+import { imageLabels } from '../pipeline/labels.js';
+import { listenConf, serverConf } from '../pipeline/nginx.js';
+import { packageRoot } from '../pipeline/paths.js';
+import { defineStep, type RunContext } from '../pipeline/step.js';
+
+/** Site entries that never belong in the build context. */
+const EXCLUDED = new Set(['.git', 'node_modules', 'public', '.sitepipe', '.hugo_build.lock']);
+
+/** Lays out Dockerfile, hugo, site/ and nginx/ in a fresh build context directory. */
+async function writeContext(ctx: RunContext, hugoPath: string): Promise<string> {
+  const dir = join(ctx.stateDir, 'docker-context');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'nginx'), { recursive: true });
+  await copyFile(join(packageRoot(), 'Dockerfile.template'), join(dir, 'Dockerfile'));
+  await copyFile(hugoPath, join(dir, 'hugo'));
+  await chmod(join(dir, 'hugo'), 0o755);
+  const stateRel = relative(ctx.siteDir, ctx.stateDir);
+  await cp(ctx.siteDir, join(dir, 'site'), {
+    recursive: true,
+    filter: (src) => {
+      const rel = relative(ctx.siteDir, src);
+      return !EXCLUDED.has(basename(src)) && rel !== stateRel && !rel.startsWith('resources/_gen');
+    },
+  });
+  await writeFile(join(dir, 'nginx', 'default.conf'), serverConf());
+  await writeFile(join(dir, 'nginx', 'listen.conf'), listenConf(ctx.config.image.port));
+  return dir;
+}
+
+/** The Docker path: a multi-stage build of Dockerfile.template on the Docker engine. */
+export const image = defineStep({
+  name: 'image',
+  needs: ['source', 'tag', 'hugo', 'pygments'],
+  mutates: true,
+  description: 'build the nginx image',
+  async preflight(ctx) {
+    await pingDocker(connectDocker(ctx.env));
+  },
+  plan: (ctx, { tag }) =>
+    `build ${tag?.repository}:${tag?.commitTag} from Dockerfile.template on ${ctx.config.image.base} with docker`,
+  async run(ctx, { source, tag, hugo, pygments }) {
+    const docker = connectDocker(ctx.env);
+    const { base, builderBase } = ctx.config.image;
+    const contextDir = await writeContext(ctx, hugo.path);
+    const labels = imageLabels(source, tag, base);
+    const buildArgs: Record<string, string> = {
+      BUILDER_IMAGE: builderBase,
+      BASE_IMAGE: base,
+      HUGO_VERSION: hugo.version,
+      HUGO_BASEURL: ctx.config.site.baseURL ?? '',
+      PYGMENTS_VERSION: pygments.enabled ? (pygments.version ?? '') : '',
+      PYGMENTS_STYLE: pygments.enabled ? pygments.style : '',
+      PYGMENTS_STYLESHEET: pygments.stylesheet ?? '',
+    };
+    const context = createTar({ cwd: contextDir, portable: true }, ['.']) as unknown as NodeJS.ReadableStream;
+    const id = await buildImage(docker, {
+      context,
+      tag: `${tag.repository}:${tag.commitTag}`,
+      buildArgs,
+      labels,
+      signal: ctx.signal,
+      onLine: (line) => {
+        if (/^Step \d+\/\d+ :/.test(line)) ctx.log.info(line);
+      },
+    });
+    // Tags in the engine are local names; the registry's tags move only in the push step.
+    for (const t of tag.tags) await docker.getImage(id).tag({ repo: tag.repository, tag: t });
+    await rm(contextDir, { recursive: true, force: true });
+    return { builder: 'docker' as const, localRef: id, baseImage: base, labels };
+  },
+  summarize: (img) => `${img.localRef.slice(0, 19)} on ${img.baseImage}`,
+});

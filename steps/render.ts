@@ -1,0 +1,248 @@
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
+import { runProcess } from '../pipeline/process.js';
+import type { PygmentsInstall } from '../pipeline/records.js';
+import { defineStep, type RunContext } from '../pipeline/step.js';
+import { pygmentsStylesheet } from './pygments.js';
+
+export interface HugoBuildOptions {
+  /** Hugo's module and resource cache; Hugo's default ($TMPDIR/hugo_cache) when omitted. */
+  cacheDir?: string;
+  /** Overrides the site's own baseURL. */
+  baseURL?: string;
+  /** Hugo build environment; selects config/<environment>/ overrides. */
+  environment?: string;
+  /** Hugo appends its WARN/ERROR log here (it prints them on stdout, not stderr). */
+  logFile?: string;
+}
+
+/**
+ * Hugo's command line for one build, shared by the local render and the Docker path so
+ * both build the site the same way. Pass absolute paths: Hugo resolves a relative
+ * --destination against --source, not the working directory.
+ */
+export function hugoBuildArgs(siteDir: string, outDir: string, opts: HugoBuildOptions = {}): string[] {
+  const args = ['--source', siteDir, '--destination', outDir, '--cleanDestinationDir'];
+  if (opts.cacheDir !== undefined) args.push('--cacheDir', opts.cacheDir);
+  args.push('--environment', opts.environment ?? 'production');
+  // Without this Hugo leaves .hugo_build.lock in the site, which the next run sees as an uncommitted change.
+  args.push('--noBuildLock');
+  if (opts.logFile !== undefined) args.push('--logFile', opts.logFile);
+  if (opts.baseURL !== undefined) args.push('--baseURL', opts.baseURL);
+  return args;
+}
+
+/** Hugo's log prefix: level, then a timestamp that only adds noise to an error report. */
+const LOG_LINE = /^(ERROR|WARN)\s+\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\s+/;
+
+/**
+ * Hugo's own error lines, once each, in the order printed: the final "Error: ..." from
+ * stderr and the logged "ERROR ..." lines (timestamps dropped), skipping logged lines the
+ * final error already repeats (a template parse error is logged once per page kind).
+ */
+export function hugoErrorLines(stderr: readonly string[], log: readonly string[] = []): string[] {
+  const finals = stderr.map((l) => l.trim()).filter((l) => l.startsWith('Error:'));
+  const logged = log
+    .map((l) => l.trim())
+    .filter((l) => /^ERROR\b/.test(l))
+    .map((l) => l.replace(LOG_LINE, 'ERROR '))
+    .filter((l) => !finals.some((f) => f.includes(l.slice('ERROR '.length))));
+  return [...new Set([...logged, ...finals])];
+}
+
+/** Hugo's WARN lines with the timestamp dropped. */
+export function hugoWarnings(output: string): string[] {
+  const warnings = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^WARN\b/.test(l))
+    .map((l) => l.replace(LOG_LINE, ''));
+  return [...new Set(warnings)];
+}
+
+/** Files Hugo accepts as site config, besides a config/ directory. */
+const HUGO_CONFIG_FILES = ['hugo', 'config'].flatMap((base) =>
+  ['toml', 'yaml', 'yml', 'json'].map((ext) => `${base}.${ext}`),
+);
+
+async function statOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw e;
+  }
+}
+
+/** Fails early, with a hint, on the two mistakes Hugo itself reports obscurely. */
+async function checkSiteDir(ctx: RunContext): Promise<void> {
+  const dir = ctx.siteDir;
+  const info = await statOrNull(dir);
+  if (!info?.isDirectory()) {
+    throw new SitepipeError(
+      'SITE_DIR_MISSING',
+      info ? `the site path ${dir} is not a directory` : `the site directory ${dir} does not exist`,
+      `set site.dir in ${ctx.configPath} to the Hugo site, relative to that file`,
+    );
+  }
+  for (const name of HUGO_CONFIG_FILES) {
+    if ((await statOrNull(join(dir, name)))?.isFile()) return;
+  }
+  if ((await statOrNull(join(dir, 'config')))?.isDirectory()) return;
+  throw new SitepipeError(
+    'SITE_NOT_HUGO',
+    `${dir} is not a Hugo site: it has no hugo.toml, config.toml (or .yaml/.json) and no config/ directory`,
+    `point site.dir in ${ctx.configPath} at the directory that holds the Hugo config`,
+  );
+}
+
+/** How many of Hugo's error lines the message shows; the rest go to details. */
+const MESSAGE_ERRORS = 8;
+
+async function readLines(path: string): Promise<string[]> {
+  try {
+    return (await readFile(path, 'utf8')).split('\n');
+  } catch {
+    return [];
+  }
+}
+
+/** Turns runProcess's generic failure into one that leads with Hugo's own words. */
+async function hugoFailure(e: SitepipeError, siteDir: string, logFile: string): Promise<SitepipeError> {
+  const errors = hugoErrorLines(e.details, await readLines(logFile));
+  const shown = errors.slice(0, MESSAGE_ERRORS);
+  const rest = [
+    ...errors.slice(MESSAGE_ERRORS),
+    ...e.details.filter((l) => !l.trim().startsWith('Error:')),
+    e.message,
+    `full log: ${logFile}`,
+  ];
+  return new SitepipeError(
+    'HUGO_BUILD_FAILED',
+    shown.length > 0 ? `hugo could not build the site:\n${shown.join('\n')}` : e.message,
+    `fix the file named in the error; reproduce with \`hugo --source ${siteDir}\``,
+    rest,
+    { cause: e },
+  );
+}
+
+async function runHugo(ctx: RunContext, hugoPath: string, outDir: string): Promise<void> {
+  // Hugo appends to its log file; start each render with an empty one.
+  const logFile = join(ctx.stateDir, 'hugo.log');
+  await rm(logFile, { force: true });
+  const args = hugoBuildArgs(ctx.siteDir, outDir, {
+    cacheDir: join(ctx.cacheDir, 'hugo-cache'),
+    baseURL: ctx.config.site.baseURL,
+    logFile,
+  });
+  try {
+    const { stdout, stderr } = await runProcess(hugoPath, args, {
+      signal: ctx.signal,
+      code: 'HUGO_BUILD_FAILED',
+    });
+    for (const warning of hugoWarnings(`${stdout}\n${stderr}`)) ctx.log.warn(`hugo: ${warning}`);
+  } catch (e) {
+    // A cancelled run is an interruption, not a broken site.
+    ctx.signal.throwIfAborted();
+    throw isSitepipeError(e) && e.code === 'HUGO_BUILD_FAILED'
+      ? await hugoFailure(e, ctx.siteDir, logFile)
+      : e;
+  }
+}
+
+/** Where the stylesheet goes inside the output; refuses paths that would escape it. */
+function stylesheetPath(outDir: string, stylesheet: string): string {
+  const path = resolve(outDir, stylesheet);
+  const rel = relative(outDir, path);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new SitepipeError(
+      'STYLESHEET_OUTSIDE_SITE',
+      `pygments.stylesheet ${stylesheet} is outside the rendered site`,
+      'use a path inside the site output, e.g. css/syntax.css',
+    );
+  }
+  return path;
+}
+
+async function writeStylesheet(ctx: RunContext, install: PygmentsInstall, outDir: string): Promise<void> {
+  const target = stylesheetPath(outDir, install.stylesheet ?? ctx.config.pygments.stylesheet);
+  if (await statOrNull(target)) {
+    ctx.log.warn(
+      `the site already has ${relative(outDir, target)}; replacing it with the Pygments stylesheet`,
+    );
+  }
+  const css = await pygmentsStylesheet(install, ctx.signal);
+  await mkdir(dirname(target), { recursive: true });
+  await writeFile(target, css);
+}
+
+/** Regular files and their total size under dir (Hugo writes no symlinks). */
+export async function countFiles(dir: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const sub = await countFiles(path);
+      files += sub.files;
+      bytes += sub.bytes;
+    } else if (entry.isFile()) {
+      files += 1;
+      bytes += (await lstat(path)).size;
+    }
+  }
+  return { files, bytes };
+}
+
+/** Puts a finished render in place; `public` is never a half-written tree. */
+async function swapIn(tmpDir: string, outDir: string): Promise<void> {
+  const oldDir = `${outDir}.old`;
+  await rm(oldDir, { recursive: true, force: true });
+  if (await statOrNull(outDir)) await rename(outDir, oldDir);
+  await rename(tmpDir, outDir);
+  await rm(oldDir, { recursive: true, force: true });
+}
+
+export function formatRender(r: { files: number; bytes: number; durationMs: number }): string {
+  return `${r.files} files, ${(r.bytes / 1_000_000).toFixed(2)} MB in ${(r.durationMs / 1000).toFixed(1)} s`;
+}
+
+/** Renders the site with the pinned Hugo into <state>/public, plus the Pygments stylesheet. */
+export const render = defineStep({
+  name: 'render',
+  needs: ['source', 'hugo', 'pygments'],
+  mutates: false,
+  description: 'render the site with Hugo and write the Pygments stylesheet',
+  async run(ctx, inputs) {
+    const started = performance.now();
+    await checkSiteDir(ctx);
+    const outDir = join(ctx.stateDir, 'public');
+    const tmpDir = `${outDir}.tmp`;
+    // A fresh directory per render: nothing from an earlier render or an interrupted one survives.
+    await rm(tmpDir, { recursive: true, force: true });
+    await mkdir(ctx.stateDir, { recursive: true });
+    try {
+      await runHugo(ctx, inputs.hugo.path, tmpDir);
+      if (inputs.pygments.enabled) await writeStylesheet(ctx, inputs.pygments, tmpDir);
+    } catch (e) {
+      await rm(tmpDir, { recursive: true, force: true });
+      throw e;
+    }
+    await swapIn(tmpDir, outDir);
+    const { files, bytes } = await countFiles(outDir);
+    return {
+      outputDir: outDir,
+      files,
+      bytes,
+      durationMs: Math.round(performance.now() - started),
+      hugoVersion: inputs.hugo.version,
+      commit: inputs.source.commit,
+    };
+  },
+  plan: (ctx, inputs) =>
+    `render ${ctx.siteDir} with hugo ${inputs.hugo?.version ?? ctx.config.hugo.version} into ${join(ctx.stateDir, 'public')}`,
+  summarize: formatRender,
+});

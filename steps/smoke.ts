@@ -1,0 +1,167 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { create as createTar } from 'tar';
+import { connectDocker, pingDocker } from '../pipeline/clients/docker.js';
+import { SitepipeError } from '../pipeline/errors.js';
+import { HEALTH_PATH, LISTEN_CONF_DIR, listenConf } from '../pipeline/nginx.js';
+import { sitemapPaths } from '../pipeline/sitemap.js';
+import { defineStep } from '../pipeline/step.js';
+
+const CONCURRENCY = 8;
+const REQUEST_TIMEOUT_MS = 10_000;
+/** How many failing pages an error lists. */
+const LIST_LIMIT = 20;
+
+/** A port nobody listens on right now, on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/**
+ * Starts the image on the host network with nginx moved to a free loopback port; the rest
+ * of the image (site, server config) is exactly what will ship.
+ */
+async function startOnLoopback(docker: Docker, image: string, port: number): Promise<Docker.Container> {
+  const container = await docker.createContainer({
+    Image: image,
+    Labels: { 'io.sitepipe.smoke': 'true' },
+    HostConfig: { NetworkMode: 'host' },
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'sitepipe-smoke-'));
+  try {
+    await writeFile(join(dir, 'listen.conf'), listenConf(port, '127.0.0.1'));
+    const archive = createTar({ cwd: dir, portable: true }, [
+      'listen.conf',
+    ]) as unknown as NodeJS.ReadableStream;
+    await container.putArchive(archive, { path: LISTEN_CONF_DIR });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await container.start();
+  return container;
+}
+
+/** Splits Docker's multiplexed log stream (8-byte frame headers) into text lines. */
+export function demuxLogs(raw: Buffer): string[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(at + 4);
+    chunks.push(raw.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+async function containerLogs(container: Docker.Container): Promise<string[]> {
+  const raw = await container.logs({ stdout: true, stderr: true, tail: 20 }).catch(() => Buffer.alloc(0));
+  return demuxLogs(raw);
+}
+
+async function waitUntilServing(container: Docker.Container, base: string, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    const state = (await container.inspect()).State;
+    if (!state.Running) {
+      throw new SitepipeError(
+        'SMOKE_FAILED',
+        `the image exited (code ${state.ExitCode}) instead of serving`,
+        'the container log above shows why nginx stopped',
+        await containerLogs(container),
+      );
+    }
+    const ok = await fetch(`${base}${HEALTH_PATH}`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new SitepipeError(
+    'SMOKE_FAILED',
+    'the image did not start serving in time',
+    'raise smoke.timeoutSeconds, or check the container log',
+    await containerLogs(container),
+  );
+}
+
+/** Fetches every path; returns "path: status" for each that is not a 200. */
+async function fetchAll(base: string, paths: readonly string[], signal: AbortSignal): Promise<string[]> {
+  const failures: string[] = [];
+  const queue = [...paths];
+  const worker = async () => {
+    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+      const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+      const res = await fetch(`${base}${path}`, {
+        signal: AbortSignal.any([signal, timeout]),
+        redirect: 'manual',
+      })
+        .then(async (r) => {
+          await r.arrayBuffer();
+          return String(r.status);
+        })
+        .catch((e: Error) => e.message);
+      if (res !== '200') failures.push(`${path}: ${res}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return failures;
+}
+
+/** Runs the built image before anything is pushed and fetches every page of the sitemap. */
+export const smoke = defineStep({
+  name: 'smoke',
+  needs: ['image', 'render'],
+  mutates: false,
+  description: 'serve the image and fetch every page in the sitemap',
+  async preflight(ctx) {
+    if (ctx.config.smoke.enabled) await pingDocker(connectDocker(ctx.env));
+  },
+  async run(ctx, { image, render }) {
+    if (!ctx.config.smoke.enabled) {
+      ctx.log.warn('smoke.enabled is false: the image is pushed untested');
+      return { pages: 0, checked: [] };
+    }
+    const paths = await sitemapPaths(render.outputDir);
+    if (paths.length === 0) {
+      throw new SitepipeError(
+        'SMOKE_FAILED',
+        'the sitemap lists no pages',
+        'check that Hugo writes sitemap.xml',
+      );
+    }
+    const docker = connectDocker(ctx.env);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const container = await startOnLoopback(docker, image.localRef, port);
+    try {
+      await waitUntilServing(container, base, Date.now() + ctx.config.smoke.timeoutSeconds * 1000);
+      const failures = await fetchAll(base, paths, ctx.signal);
+      if (failures.length > 0) {
+        throw new SitepipeError(
+          'SMOKE_FAILED',
+          `${failures.length} of ${paths.length} pages in the sitemap did not answer 200`,
+          'the image is not pushed; check that those pages render and are copied into the image',
+          failures.slice(0, LIST_LIMIT),
+        );
+      }
+    } finally {
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+    return { pages: paths.length, checked: paths };
+  },
+  summarize: (s) => `${s.pages} pages answered 200`,
+});

@@ -1,0 +1,147 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../pipeline/config.js';
+import { SitepipeError } from '../../pipeline/errors.js';
+import { Reporter } from '../../pipeline/output.js';
+import { type AnyStep, runPipeline } from '../../pipeline/runner.js';
+import { defineStep } from '../../pipeline/step.js';
+
+const commit = 'a'.repeat(40);
+const config = parseConfig('hugo: { version: 0.111.3 }\nimage: { repository: 127.0.0.1:5000/site }\n', 'x');
+
+/** Three small steps: source -> tag (pure) -> push (mutating), recording what ran. */
+function steps(
+  ran: string[],
+  opts: { pushPreflight?: () => Promise<void>; tagPreflight?: () => Promise<void> } = {},
+) {
+  const source = defineStep({
+    name: 'source',
+    needs: [],
+    mutates: false,
+    description: 'source',
+    async run() {
+      ran.push('source');
+      return {
+        commit,
+        shortSha: 'aaaaaaaaaaaa',
+        branch: 'main',
+        commitTime: '2026-01-01T00:00:00.000Z',
+        dirty: false,
+        sourceUrl: null,
+      };
+    },
+  });
+  const tag = defineStep({
+    name: 'tag',
+    needs: ['source'],
+    mutates: false,
+    description: 'tag',
+    preflight: opts.tagPreflight,
+    async run(_ctx, { source }) {
+      ran.push('tag');
+      return { repository: 'r', tags: [source.shortSha], commitTag: source.shortSha, branchTag: null };
+    },
+  });
+  const push = defineStep({
+    name: 'push',
+    needs: ['tag'],
+    mutates: true,
+    description: 'push',
+    preflight: opts.pushPreflight,
+    plan: (_ctx, { tag }) => `push r:${tag?.commitTag}`,
+    async run(_ctx, { tag }) {
+      ran.push('push');
+      return { repository: 'r', tags: tag.tags, digest: `sha256:${'b'.repeat(64)}` };
+    },
+  });
+  return [source, tag, push] as unknown as AnyStep[];
+}
+
+async function run(pipeline: AnyStep[], only: string[], dryRun = false, stateDir?: string) {
+  const lines: string[] = [];
+  const reporter = new Reporter('plain', { write: (t: string) => lines.push(t) });
+  const dir = stateDir ?? (await mkdtemp(join(tmpdir(), 'sitepipe-state-')));
+  const outputs = await runPipeline({
+    pipeline,
+    only,
+    reporter,
+    context: {
+      config,
+      configPath: '/x/sitepipe.yaml',
+      siteDir: '/x',
+      stateDir: dir,
+      cacheDir: '/x/cache',
+      dryRun,
+      allowDirty: false,
+      signal: new AbortController().signal,
+      env: {},
+    },
+  });
+  return { outputs, text: lines.join(''), stateDir: dir };
+}
+
+describe('runPipeline', () => {
+  it('threads outputs and writes a versioned record per step', async () => {
+    const ran: string[] = [];
+    const { outputs, stateDir } = await run(steps(ran), []);
+    expect(ran).toEqual(['source', 'tag', 'push']);
+    expect(outputs.push?.digest).toMatch(/^sha256:b{64}$/);
+    const record = JSON.parse(await readFile(join(stateDir, 'records', 'tag.json'), 'utf8'));
+    expect(record).toMatchObject({ version: 1, step: 'tag', commitTag: 'aaaaaaaaaaaa' });
+  });
+
+  it('runs one step from the records of earlier ones (a separate process, as in Cloud Build)', async () => {
+    const first = await run(steps([]), ['source', 'tag']);
+    const ran: string[] = [];
+    const { outputs } = await run(steps(ran), ['push'], false, first.stateDir);
+    expect(ran).toEqual(['push']);
+    expect(outputs.push?.tags).toEqual(['aaaaaaaaaaaa']);
+  });
+
+  it('says which record is missing', async () => {
+    await expect(run(steps([]), ['push'])).rejects.toMatchObject({ code: 'RECORD_MISSING' });
+  });
+
+  it('under --dry-run, plans mutating steps instead of running them', async () => {
+    const ran: string[] = [];
+    const { outputs, text } = await run(steps(ran), [], true);
+    expect(ran).toEqual(['source', 'tag']);
+    expect(outputs.push).toBeUndefined();
+    expect(text).toContain('[push] planned in 0.0s: would push r:aaaaaaaaaaaa');
+  });
+
+  it('refuses unknown steps, naming the real ones', async () => {
+    await expect(run(steps([]), ['deploy'])).rejects.toMatchObject({
+      code: 'UNKNOWN_STEP',
+      hint: 'steps are: source, tag, push',
+    });
+  });
+
+  it('runs preflight for all steps before any step, and reports every problem together', async () => {
+    const ran: string[] = [];
+    const fail = (code: string) => async () => {
+      throw new SitepipeError(code, `${code} failed`, `fix ${code}`);
+    };
+    const pipeline = steps(ran, {
+      pushPreflight: fail('REGISTRY_UNREACHABLE'),
+      tagPreflight: fail('DOCKER_UNAVAILABLE'),
+    });
+    const err = await run(pipeline, []).catch((e: SitepipeError) => e);
+    expect(ran).toEqual([]);
+    expect(err).toMatchObject({ code: 'PREFLIGHT_FAILED' });
+    expect((err as SitepipeError).details.join('\n')).toMatch(
+      /REGISTRY_UNREACHABLE[\s\S]*DOCKER_UNAVAILABLE|DOCKER_UNAVAILABLE[\s\S]*REGISTRY_UNREACHABLE/,
+    );
+  });
+
+  it('keeps a single preflight problem as it is', async () => {
+    const pipeline = steps([], {
+      pushPreflight: async () => {
+        throw new SitepipeError('REGISTRY_AUTH_FAILED', 'refused', 'log in');
+      },
+    });
+    await expect(run(pipeline, [])).rejects.toMatchObject({ code: 'REGISTRY_AUTH_FAILED' });
+  });
+});
