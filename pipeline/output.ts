@@ -64,8 +64,10 @@ export class Reporter {
       this.event({ event: 'step-end', step: name, status, ms, summary });
       return;
     }
-    if (this.mode === 'plain')
-      return this.line(this.out, `[${name}] ${status} in ${seconds(ms)}${summary ? `: ${summary}` : ''}`);
+    if (this.mode === 'plain') {
+      this.line(this.out, `[${name}] ${status} in ${seconds(ms)}${summary ? `: ${summary}` : ''}`);
+      return;
+    }
     this.clearLive();
     this.line(this.out, `${STATUS_MARK[status]} ${name.padEnd(9)} ${seconds(ms).padStart(6)}  ${summary}`);
   }
@@ -98,13 +100,14 @@ export class Reporter {
   error(e: SitepipeError): void {
     this.clearLive();
     if (this.mode === 'json') {
-      return this.event({
+      this.event({
         event: 'error',
         code: e.code,
         message: e.message,
         hint: e.hint,
         details: e.details,
       });
+      return;
     }
     const lines = [`error[${e.code}]: ${e.message}`, ...e.details.map((d) => `  ${d}`), `  hint: ${e.hint}`];
     this.line(this.err, lines.join('\n'));
