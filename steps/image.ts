@@ -1,4 +1,5 @@
-import { chmod, copyFile, cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { create as createTar } from 'tar';
 import { buildImage, connectDocker, pingDocker } from '../pipeline/clients/docker.js';
@@ -12,9 +13,9 @@ const EXCLUDED = new Set(['.git', 'node_modules', 'public', '.sitepipe', '.hugo_
 
 /** Lays out Dockerfile, hugo, site/ and nginx/ in a fresh build context directory. */
 async function writeContext(ctx: RunContext, hugoPath: string): Promise<string> {
-  const dir = join(ctx.stateDir, 'docker-context');
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(join(dir, 'nginx'), { recursive: true });
+  // Outside the site: the state dir usually sits inside it, and the site is copied in.
+  const dir = await mkdtemp(join(tmpdir(), 'sitepipe-context-'));
+  await mkdir(join(dir, 'nginx'));
   await copyFile(join(packageRoot(), 'Dockerfile.template'), join(dir, 'Dockerfile'));
   await copyFile(hugoPath, join(dir, 'hugo'));
   await chmod(join(dir, 'hugo'), 0o755);
@@ -56,20 +57,24 @@ export const image = defineStep({
       PYGMENTS_STYLE: pygments.enabled ? pygments.style : '',
       PYGMENTS_STYLESHEET: pygments.stylesheet ?? '',
     };
-    const context = createTar({ cwd: contextDir, portable: true }, ['.']) as unknown as NodeJS.ReadableStream;
-    const id = await buildImage(docker, {
-      context,
-      tag: `${tag.repository}:${tag.commitTag}`,
-      buildArgs,
-      labels,
-      signal: ctx.signal,
-      onLine: (line) => {
-        if (/^Step \d+\/\d+ :/.test(line)) ctx.log.info(line);
-      },
-    });
+    let id: string;
+    try {
+      const context = createTar({ cwd: contextDir, portable: true }, ['.']) as unknown as NodeJS.ReadableStream;
+      id = await buildImage(docker, {
+        context,
+        tag: `${tag.repository}:${tag.commitTag}`,
+        buildArgs,
+        labels,
+        signal: ctx.signal,
+        onLine: (line) => {
+          if (/^Step \d+\/\d+ :/.test(line)) ctx.log.info(line);
+        },
+      });
+    } finally {
+      await rm(contextDir, { recursive: true, force: true });
+    }
     // Tags in the engine are local names; the registry's tags move only in the push step.
     for (const t of tag.tags) await docker.getImage(id).tag({ repo: tag.repository, tag: t });
-    await rm(contextDir, { recursive: true, force: true });
     return { builder: 'docker' as const, localRef: id, baseImage: base, labels };
   },
   summarize: (img) => `${img.localRef.slice(0, 19)} on ${img.baseImage}`,
