@@ -3,12 +3,20 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { SitepipeError } from './errors.js';
+import { parseImageRef } from './reference.js';
 
 const hugoVersion = z
   .string()
   .regex(/^\d+\.\d+\.\d+$/, 'must be a release version like 0.111.3 (no leading v)');
 
-const imageRef = z.string().min(1, 'must name an image, e.g. nginx:stable-alpine');
+/** An image name Docker would accept; the reference parser says what is wrong. */
+const imageRef = z.string().superRefine((value, ctx) => {
+  try {
+    parseImageRef(value);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: e instanceof SitepipeError ? e.message : String(e) });
+  }
+});
 
 export const configSchema = z
   .object({

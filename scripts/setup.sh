@@ -118,6 +118,6 @@ echo
 echo "sitepipe setup done in $((SECONDS - started)) s"
 echo "  dockerd:  $(docker info --format '{{.ServerVersion}}, storage {{.Driver}}') (log $log_dir/dockerd.log)"
 echo "  registry: http://$registry_addr (no auth; storage $registry_storage; log $log_dir/registry.log)"
-echo "            catalog: $(curl -fsS "http://$registry_addr/v2/_catalog" | tr -d '\n')"
-echo "  tools:    hugo $(hugo version | awk '{print $2}'), pygmentize $(pygmentize -V | awk '{print $3}' | tr -d ,), skopeo $(skopeo --version | awk '{print $3}'), umoci $(umoci --version | awk '{print $3}')"
+echo "  tools:    hugo $(hugo version | awk '{print $2}'), pygmentize $(pygmentize -V | awk '{print $3}' | tr -d ,) ($(command -v pygmentize)),"
+echo "            skopeo $(skopeo --version | awk '{print $3}'), umoci $(umoci --version | awk '{print $3}')"
 for image in "${images[@]}"; do echo "  image:    $image"; done

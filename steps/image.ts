@@ -59,7 +59,9 @@ export const image = defineStep({
     };
     let id: string;
     try {
-      const context = createTar({ cwd: contextDir, portable: true }, ['.']) as unknown as NodeJS.ReadableStream;
+      const context = createTar({ cwd: contextDir, portable: true }, [
+        '.',
+      ]) as unknown as NodeJS.ReadableStream;
       id = await buildImage(docker, {
         context,
         tag: `${tag.repository}:${tag.commitTag}`,

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../pipeline/paths.js';
 import { freePort } from '../../steps/smoke.js';
-import { SETUP_REGISTRY } from '../helpers/registry.js';
+import { SETUP_REGISTRY, startRegistry } from '../helpers/registry.js';
 import { EXAMPLE_DIR, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
 
 const CLI = join(packageRoot(), 'dist', 'pipeline', 'cli.js');
@@ -81,7 +81,7 @@ describe('sitepipe run on a copy of example/ (built CLI, real git, hugo, docker,
       expect(home.status).toBe(200);
       const post = await (await fetch(`${site.base}/posts/hello-sitepipe/`)).text();
       const source = await readFile(join(repo.dir, 'content/posts/hello-sitepipe.md'), 'utf8');
-      const title = /title:\s*"?([^"\n]+)"?/.exec(source)?.[1] ?? '';
+      const title = /title\s*[:=]\s*"([^"\n]+)"/.exec(source)?.[1] ?? '';
       expect(title).not.toBe('');
       expect(post).toContain(title);
       expect((await fetch(`${site.base}/index.xml`)).status).toBe(200);
@@ -150,5 +150,85 @@ describe('sitepipe run on a copy of example/ (built CLI, real git, hugo, docker,
       `http://${SETUP_REGISTRY}/v2/${repository.split('/').slice(1).join('/')}/tags/list`,
     );
     expect(((await tags.json()) as { tags: string[] }).tags).not.toContain(sha);
+  });
+});
+
+describe('sitepipe with bad input (built CLI)', () => {
+  it('exits non-zero with CONFIG_MISSING and a hint when there is no config', async () => {
+    const dir = await exampleRepo();
+    try {
+      const run = await sitepipe(['run', '--config', 'nope.yaml'], dir.dir);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toMatch(/^error\[CONFIG_MISSING\]: no config file at .*nope\.yaml$/m);
+      expect(run.stderr).toMatch(/hint: create sitepipe\.yaml/);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('lists every config problem at once, and does nothing else', async () => {
+    const dir = await exampleRepo({
+      configYaml: 'hugo: { version: latest }\nimage: { repository: Bad Name }\nextra: 1\n',
+    });
+    try {
+      const run = await sitepipe(['run', '--json'], dir.dir);
+      expect(run.exitCode).toBe(1);
+      const events = run.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      expect(events.map((e) => e.event)).toEqual(['error']);
+      expect(events[0].code).toBe('CONFIG_INVALID');
+      expect(events[0].details.join('\n')).toMatch(/hugo\.version[\s\S]*extra/);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('refuses an invalid image name before building anything', async () => {
+    const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
+    const dir = await exampleRepo({
+      configYaml: example.replace(/repository: .*/, 'repository: 127.0.0.1:5000/Web Site'),
+    });
+    try {
+      const run = await sitepipe(['run'], dir.dir);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toMatch(/error\[CONFIG_INVALID\]/);
+      expect(run.stderr).toMatch(
+        /image\.repository: "127\.0\.0\.1:5000\/Web Site" is not a valid image name/,
+      );
+      expect(run.stdout).not.toMatch(/\[image\]/);
+    } finally {
+      await dir.remove();
+    }
+  });
+});
+
+describe('pushing with credentials (built CLI, registry with htpasswd)', () => {
+  it('pushes with env credentials and never prints the password', async () => {
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const registry = await startRegistry({ user: 'ci', password });
+    const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
+    const configYaml = example
+      .replace(/repository: .*/, `repository: ${registry.host}/site`)
+      .replace(/credentials: .*/, 'credentials: env');
+    const repo = await exampleRepo({ configYaml });
+    try {
+      const env = { SITEPIPE_REGISTRY_USERNAME: 'ci', SITEPIPE_REGISTRY_PASSWORD: password };
+      const ok = await execa('node', [CLI, 'run', '--json'], { cwd: repo.dir, reject: false, env });
+      expect(ok.exitCode, ok.stderr).toBe(0);
+      expect(`${ok.stdout}${ok.stderr}`).not.toContain(password);
+      const wrong = await execa('node', [CLI, 'run'], {
+        cwd: repo.dir,
+        reject: false,
+        env: { ...env, SITEPIPE_REGISTRY_PASSWORD: `${password}-wrong` },
+      });
+      expect(wrong.exitCode).toBe(1);
+      expect(wrong.stderr).toMatch(/error\[REGISTRY_AUTH_FAILED\]/);
+      expect(`${wrong.stdout}${wrong.stderr}`).not.toContain(password);
+    } finally {
+      await repo.remove();
+      await registry.stop();
+    }
   });
 });
