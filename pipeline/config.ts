@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { SitepipeError } from './errors.js';
+import { deployConfigSchema } from './kube/config.js';
 import { parseImageRef } from './reference.js';
 
 const hugoVersion = z
@@ -98,6 +99,8 @@ export const configSchema = z
         usernameEnv: 'SITEPIPE_REGISTRY_USERNAME',
         passwordEnv: 'SITEPIPE_REGISTRY_PASSWORD',
       }),
+    /** Kubernetes: needed by `sitepipe manifests` and the deploy commands. */
+    deploy: deployConfigSchema.optional(),
     smoke: z
       .object({
         enabled: z.boolean().default(true),
