@@ -65,7 +65,8 @@ export const configSchema = z
         repository: imageRef,
         /** The nginx image the site is layered onto. */
         base: imageRef.default('nginx:stable-alpine'),
-        builder: z.enum(['docker']).default('docker'),
+        /** oci: daemonless, reproducible layers through the registry API; docker: Dockerfile.template on a Docker engine. */
+        builder: z.enum(['oci', 'docker']).default('oci'),
         /** Stage 1 of the Docker path: a Debian-based image that renders the site. */
         builderBase: imageRef.default('debian:bookworm-slim'),
         /** nginx listens here inside the container (unprivileged, so the image can run as non-root). */

@@ -54,10 +54,16 @@ export const renderRecord = z.object({
 
 export const imageRecord = z.object({
   builder: z.enum(['docker', 'oci']),
-  /** Local reference (docker path: image id) that smoke and push work from. */
+  /** What smoke runs: the engine's image id (docker), or repository@digest already in the registry (oci). */
   localRef: z.string(),
+  /** The manifest digest (oci); the docker path learns it only when pushing. */
+  digest: z.string().nullable(),
   baseImage: z.string(),
+  /** The base resolved once per run, recorded in the labels too (oci). */
+  baseDigest: z.string().nullable(),
   labels: z.record(z.string(), z.string()),
+  /** Bytes this build sent to the registry (oci); 0 when every blob was there already. */
+  uploadedBytes: z.number().int(),
 });
 
 export const smokeRecord = z.object({

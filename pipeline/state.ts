@@ -7,7 +7,7 @@ export function recordPath(stateDir: string, step: StepName): string {
   return join(stateDir, 'records', `${step}.json`);
 }
 
-/** Writes `{ version, step, ...output }` atomically, so a killed run never leaves half a record. */
+/** Writes `{ version, step, output }` atomically, so a killed run never leaves half a record. */
 export async function writeRecord<N extends StepName>(
   stateDir: string,
   step: N,
@@ -15,10 +15,7 @@ export async function writeRecord<N extends StepName>(
 ): Promise<void> {
   const path = recordPath(stateDir, step);
   await mkdir(join(stateDir, 'records'), { recursive: true });
-  await writeFile(
-    `${path}.tmp`,
-    `${JSON.stringify({ version: RECORD_VERSION, step, ...output }, null, 2)}\n`,
-  );
+  await writeFile(`${path}.tmp`, `${JSON.stringify({ version: RECORD_VERSION, step, output }, null, 2)}\n`);
   await rename(`${path}.tmp`, path);
 }
 
@@ -43,7 +40,7 @@ export async function readRecord<N extends StepName>(stateDir: string, step: N):
       `re-run \`sitepipe run ${step}\` with this version of sitepipe`,
     );
   }
-  const parsed = records[step].safeParse(raw);
+  const parsed = records[step].safeParse((raw as { output?: unknown }).output);
   if (!parsed.success) {
     throw new SitepipeError(
       'RECORD_INVALID',

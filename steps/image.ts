@@ -1,83 +1,29 @@
-import { chmod, copyFile, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
-import { create as createTar } from 'tar';
-import { buildImage, connectDocker, pingDocker } from '../pipeline/clients/docker.js';
-import { imageLabels } from '../pipeline/labels.js';
-import { listenConf, serverConf } from '../pipeline/nginx.js';
-import { packageRoot } from '../pipeline/paths.js';
-import { defineStep, type RunContext } from '../pipeline/step.js';
+import { buildWithDocker } from '../pipeline/builders/docker.js';
+import { buildWithOci } from '../pipeline/builders/oci.js';
+import { connectDocker, pingDocker } from '../pipeline/clients/docker.js';
+import { defineStep } from '../pipeline/step.js';
 
-/** Site entries that never belong in the build context. */
-const EXCLUDED = new Set(['.git', 'node_modules', 'public', '.sitepipe', '.hugo_build.lock']);
-
-/** Lays out Dockerfile, hugo, site/ and nginx/ in a fresh build context directory. */
-async function writeContext(ctx: RunContext, hugoPath: string): Promise<string> {
-  // Outside the site: the state dir usually sits inside it, and the site is copied in.
-  const dir = await mkdtemp(join(tmpdir(), 'sitepipe-context-'));
-  await mkdir(join(dir, 'nginx'));
-  await copyFile(join(packageRoot(), 'Dockerfile.template'), join(dir, 'Dockerfile'));
-  await copyFile(hugoPath, join(dir, 'hugo'));
-  await chmod(join(dir, 'hugo'), 0o755);
-  const stateRel = relative(ctx.siteDir, ctx.stateDir);
-  await cp(ctx.siteDir, join(dir, 'site'), {
-    recursive: true,
-    filter: (src) => {
-      const rel = relative(ctx.siteDir, src);
-      return !EXCLUDED.has(basename(src)) && rel !== stateRel && !rel.startsWith('resources/_gen');
-    },
-  });
-  await writeFile(join(dir, 'nginx', 'default.conf'), serverConf());
-  await writeFile(join(dir, 'nginx', 'listen.conf'), listenConf(ctx.config.image.port));
-  return dir;
-}
-
-/** The Docker path: a multi-stage build of Dockerfile.template on the Docker engine. */
+/**
+ * Builds the nginx image. oci (default): site layers appended to the base through the
+ * registry API, blobs and manifest uploaded by digest, nothing tagged. docker: the
+ * multi-stage Dockerfile.template on the Docker engine.
+ */
 export const image = defineStep({
   name: 'image',
-  needs: ['source', 'tag', 'hugo', 'pygments'],
+  needs: ['source', 'tag', 'hugo', 'pygments', 'render'],
   mutates: true,
   description: 'build the nginx image',
   async preflight(ctx) {
-    await pingDocker(connectDocker(ctx.env));
+    if (ctx.config.image.builder === 'docker') await pingDocker(connectDocker(ctx.env));
   },
   plan: (ctx, { tag }) =>
-    `build ${tag?.repository}:${tag?.commitTag} from Dockerfile.template on ${ctx.config.image.base} with docker`,
-  async run(ctx, { source, tag, hugo, pygments }) {
-    const docker = connectDocker(ctx.env);
-    const { base, builderBase } = ctx.config.image;
-    const contextDir = await writeContext(ctx, hugo.path);
-    const labels = imageLabels(source, tag, base);
-    const buildArgs: Record<string, string> = {
-      BUILDER_IMAGE: builderBase,
-      BASE_IMAGE: base,
-      HUGO_VERSION: hugo.version,
-      HUGO_BASEURL: ctx.config.site.baseURL ?? '',
-      PYGMENTS_VERSION: pygments.enabled ? (pygments.version ?? '') : '',
-      PYGMENTS_STYLE: pygments.enabled ? pygments.style : '',
-      PYGMENTS_STYLESHEET: pygments.stylesheet ?? '',
-    };
-    let id: string;
-    try {
-      const context = createTar({ cwd: contextDir, portable: true }, [
-        '.',
-      ]) as unknown as NodeJS.ReadableStream;
-      id = await buildImage(docker, {
-        context,
-        tag: `${tag.repository}:${tag.commitTag}`,
-        buildArgs,
-        labels,
-        signal: ctx.signal,
-        onLine: (line) => {
-          if (/^Step \d+\/\d+ :/.test(line)) ctx.log.info(line);
-        },
-      });
-    } finally {
-      await rm(contextDir, { recursive: true, force: true });
-    }
-    // Tags in the engine are local names; the registry's tags move only in the push step.
-    for (const t of tag.tags) await docker.getImage(id).tag({ repo: tag.repository, tag: t });
-    return { builder: 'docker' as const, localRef: id, baseImage: base, labels };
-  },
-  summarize: (img) => `${img.localRef.slice(0, 19)} on ${img.baseImage}`,
+    ctx.config.image.builder === 'docker'
+      ? `build ${tag?.repository}:${tag?.commitTag} from Dockerfile.template on ${ctx.config.image.base} with docker`
+      : `upload the site as layers on ${ctx.config.image.base} to ${tag?.repository} (by digest, untagged)`,
+  run: (ctx, inputs) =>
+    ctx.config.image.builder === 'docker' ? buildWithDocker(ctx, inputs) : buildWithOci(ctx, inputs),
+  summarize: (img) =>
+    img.digest
+      ? `${img.digest.slice(0, 19)} on ${img.baseImage}, ${(img.uploadedBytes / 1e6).toFixed(2)} MB uploaded`
+      : `${img.localRef.slice(0, 19)} on ${img.baseImage}`,
 });

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { create as createTar } from 'tar';
-import { connectDocker, pingDocker } from '../pipeline/clients/docker.js';
+import { connectDocker, pingDocker, pullImage } from '../pipeline/clients/docker.js';
 import { SitepipeError } from '../pipeline/errors.js';
 import { HEALTH_PATH, LISTEN_CONF_DIR, listenConf } from '../pipeline/nginx.js';
+import { parseRepository } from '../pipeline/reference.js';
+import { openRegistry } from '../pipeline/registries.js';
 import { sitemapPaths } from '../pipeline/sitemap.js';
 import { defineStep } from '../pipeline/step.js';
 
@@ -144,6 +146,12 @@ export const smoke = defineStep({
       );
     }
     const docker = connectDocker(ctx.env);
+    if (image.builder === 'oci') {
+      // The daemonless build lives only in the registry so far: run exactly that digest.
+      const ref = parseRepository(ctx.config.image.repository);
+      const { creds } = await openRegistry(ctx, ref.registry);
+      await pullImage(docker, image.localRef, ref.registry, creds, ctx.signal);
+    }
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const container = await startOnLoopback(docker, image.localRef, port);

@@ -102,12 +102,12 @@ export async function buildImage(docker: Docker, req: BuildRequest): Promise<str
   return id;
 }
 
-/** Why a push failed, in terms a user can act on. */
+/** Why a push or pull failed, in terms a user can act on. */
 function classifyPushError(registry: string, message: string): SitepipeError {
   if (/unauthorized|authentication required|denied|forbidden|401|403/i.test(message)) {
     return new SitepipeError(
       'REGISTRY_AUTH_FAILED',
-      `the registry ${registry} refused the push: ${message}`,
+      `the registry ${registry} refused access: ${message}`,
       'check the credentials (docker login, or gcloud auth configure-docker for gcr.io / Artifact Registry)',
     );
   }
@@ -118,7 +118,7 @@ function classifyPushError(registry: string, message: string): SitepipeError {
       'check that the registry is up (npm run setup starts one on 127.0.0.1:5000)',
     );
   }
-  return new SitepipeError('PUSH_FAILED', `push to ${registry} failed: ${message}`, 'see the registry logs');
+  return new SitepipeError('REGISTRY_ERROR', `${registry}: ${message}`, 'see the registry logs');
 }
 
 /** Pushes repository:tag; the engine uploads every blob before the manifest. Returns the digest. */
@@ -145,4 +145,23 @@ export async function pushTag(
   }
   if (!digest) throw classifyPushError(registry, 'the engine reported no digest');
   return digest;
+}
+
+/** Pulls an image (e.g. repository@sha256:…) into the engine. */
+export async function pullImage(
+  docker: Docker,
+  ref: string,
+  registry: string,
+  creds: Credentials | null,
+  signal: AbortSignal,
+): Promise<void> {
+  const authconfig = creds
+    ? { username: creds.username, password: creds.password, serveraddress: registry }
+    : undefined;
+  try {
+    const stream = await docker.pull(ref, { authconfig, abortSignal: signal });
+    await followProgress(docker, stream, () => undefined);
+  } catch (e) {
+    throw classifyPushError(registry, (e as Error).message);
+  }
 }

@@ -62,7 +62,10 @@ export async function changedPaths(
 ): Promise<string[]> {
   const spec = [
     ...paths.map((p) => relative(root, p) || '.'),
-    ...exclude.map((p) => `:(exclude)${relative(root, p)}`),
+    ...exclude
+      .map((p) => relative(root, p))
+      .filter((rel) => rel !== '' && !rel.startsWith('..'))
+      .map((rel) => `:(exclude)${rel}`),
   ];
   const out = await git(root, ['status', '--porcelain', '--untracked-files=all', '--', ...spec], signal);
   return out === '' ? [] : out.split('\n').map((l) => l.slice(3));

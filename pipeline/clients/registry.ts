@@ -1,14 +1,62 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { SitepipeError } from '../errors.js';
 import type { Credentials } from './credentials.js';
+import { drain, type HttpOptions, type HttpResponse, header, readAll, send } from './http.js';
 
-const REQUEST_TIMEOUT_MS = 30_000;
+export const MEDIA = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+} as const;
 
-const MANIFEST_TYPES = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
+const ACCEPT_MANIFESTS = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(
+  ', ',
+);
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { os: string; architecture: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+interface ImageIndex {
+  manifests: Descriptor[];
+}
+
+/** Where a blob's bytes come from; a seekable source (a file) can be uploaded in resumable chunks. */
+export interface BlobSource {
+  open(range?: { start: number; end: number }): Readable;
+  seekable: boolean;
+}
+
+export interface FetchedManifest {
+  mediaType: string;
+  digest: string;
+  body: Buffer;
+}
+
+/** Retries: attempts and the first backoff, doubled each time (with jitter). */
+const ATTEMPTS = 5;
+const BACKOFF_MS = 200;
+/** Blobs above this size go up in chunks, so a dropped connection costs one chunk, not the blob. */
+export const CHUNKED_UPLOAD_ABOVE = 64 * 1024 * 1024;
+const CHUNK_SIZE = 16 * 1024 * 1024;
 
 /** Loopback registries speak plain HTTP, as Docker allows by default. */
 export function registryBaseUrl(registry: string): string {
@@ -18,22 +66,52 @@ export function registryBaseUrl(registry: string): string {
 }
 
 /** Parses `Bearer realm="…",service="…"` into its scheme and parameters. */
-export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
-  const space = header.indexOf(' ');
-  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+export function parseChallenge(value: string): { scheme: string; params: Record<string, string> } {
+  const space = value.indexOf(' ');
+  const scheme = (space < 0 ? value : value.slice(0, space)).toLowerCase();
   const params: Record<string, string> = {};
-  for (const m of header.slice(space + 1).matchAll(/(\w+)="([^"]*)"/g))
+  for (const m of value.slice(space + 1).matchAll(/(\w+)="([^"]*)"/g))
     params[m[1] as string] = m[2] as string;
   return { scheme, params };
+}
+
+export function sha256Digest(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 function basic(creds: Credentials): string {
   return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
 }
 
+/** Worth another try: rate limits, server errors, dropped or stalled connections. */
+function retryableStatus(status: number): boolean {
+  return status === 429 || status === 408 || status >= 500;
+}
+
+function retryableError(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return (
+    ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET', 'EAI_AGAIN'].includes(code) ||
+    /socket hang up|aborted|premature/i.test((e as Error).message ?? '')
+  );
+}
+
+class RetryableStatus extends Error {
+  constructor(readonly res: HttpResponse) {
+    super(`HTTP ${res.status}`);
+  }
+}
+
+interface Request extends HttpOptions {
+  scope: string;
+  /** Statuses the caller handles itself; anything else that is not 2xx becomes an error. */
+  expect?: readonly number[];
+}
+
 /**
- * A client of the OCI distribution API for one registry, with the auth handshake
- * (anonymous, Basic, Bearer token) done once per scope.
+ * A client of the OCI distribution API for one registry: the auth handshake (anonymous,
+ * Basic, Bearer token per scope), retries with backoff on 429/5xx and dropped or stalled
+ * connections, and idle timeouts on every request.
  */
 export class RegistryClient {
   readonly baseUrl: string;
@@ -43,41 +121,275 @@ export class RegistryClient {
     readonly registry: string,
     private readonly creds: Credentials | null,
     private readonly signal?: AbortSignal,
+    baseUrl?: string,
   ) {
-    this.baseUrl = registryBaseUrl(registry);
+    this.baseUrl = baseUrl ?? registryBaseUrl(registry);
   }
 
   /** Checks that the registry answers and accepts our credentials for pushing to `path`. */
   async checkPushAccess(path: string): Promise<void> {
-    const res = await this.request('GET', '/v2/', `repository:${path}:pull,push`);
-    if (res.status === 401 || res.status === 403) throw this.authError(res.status);
-    if (!res.ok) throw this.unexpected(res, '/v2/');
+    const res = await this.call('/v2/', { scope: pushScope(path) });
+    await drain(res);
   }
 
   /** The digest a tag points to, or null when the tag does not exist. */
   async tagDigest(path: string, tag: string): Promise<string | null> {
-    const url = `/v2/${path}/manifests/${encodeURIComponent(tag)}`;
-    const res = await this.request('HEAD', url, `repository:${path}:pull`, { Accept: MANIFEST_TYPES });
-    if (res.status === 404) return null;
-    if (res.status === 401 || res.status === 403) throw this.authError(res.status);
-    if (!res.ok) throw this.unexpected(res, url);
-    return res.headers.get('docker-content-digest');
+    const res = await this.call(`/v2/${path}/manifests/${encodeURIComponent(tag)}`, {
+      method: 'HEAD',
+      scope: pullScope(path),
+      headers: { Accept: ACCEPT_MANIFESTS },
+      expect: [404],
+    });
+    await drain(res);
+    return res.status === 404 ? null : (header(res, 'docker-content-digest') ?? null);
   }
 
-  private async request(
-    method: string,
+  async getManifest(path: string, ref: string): Promise<FetchedManifest | null> {
+    const res = await this.call(`/v2/${path}/manifests/${ref}`, {
+      scope: pullScope(path),
+      headers: { Accept: ACCEPT_MANIFESTS },
+      expect: [404],
+    });
+    if (res.status === 404) {
+      await drain(res);
+      return null;
+    }
+    const body = await readAll(res, 4 * 1024 * 1024);
+    const digest = sha256Digest(body);
+    const claimed = header(res, 'docker-content-digest');
+    if ((ref.startsWith('sha256:') && ref !== digest) || (claimed && claimed !== digest)) {
+      throw new SitepipeError(
+        'REGISTRY_BAD_CONTENT',
+        `the manifest ${path}:${ref} from ${this.registry} does not match its digest`,
+        'the registry or a proxy altered the content; retry, or check the registry',
+      );
+    }
+    const mediaType = (JSON.parse(body.toString('utf8')) as { mediaType?: string }).mediaType;
+    return { mediaType: mediaType ?? header(res, 'content-type') ?? MEDIA.dockerManifest, digest, body };
+  }
+
+  /**
+   * Resolves a tag or digest to one image manifest, picking `platform` from an index.
+   * Returns the manifest's own digest, which pins the image for the whole run.
+   */
+  async resolveImage(
     path: string,
-    scope: string,
-    headers: Record<string, string> = {},
-  ): Promise<Response> {
-    let auth = this.authByScope.get(scope);
-    let res = await this.send(method, path, { ...headers, ...(auth ? { Authorization: auth } : {}) });
-    if (res.status !== 401 || auth !== undefined) return res;
-    auth = await this.authorize(res.headers.get('www-authenticate') ?? '', scope);
-    this.authByScope.set(scope, auth);
-    if (auth === null) return res;
-    res = await this.send(method, path, { ...headers, Authorization: auth });
-    return res;
+    ref: string,
+    platform = { os: 'linux', architecture: 'amd64' },
+  ): Promise<FetchedManifest & { manifest: ImageManifest }> {
+    const top = await this.getManifest(path, ref);
+    if (!top) {
+      throw new SitepipeError(
+        'IMAGE_NOT_FOUND',
+        `${this.registry}/${path}:${ref} does not exist`,
+        'check the image name and tag (npm run setup pushes stand-in base images to 127.0.0.1:5000)',
+      );
+    }
+    if (top.mediaType !== MEDIA.ociIndex && top.mediaType !== MEDIA.dockerList) {
+      return { ...top, manifest: JSON.parse(top.body.toString('utf8')) as ImageManifest };
+    }
+    const index = JSON.parse(top.body.toString('utf8')) as ImageIndex;
+    const match = index.manifests.find(
+      (m) => m.platform?.os === platform.os && m.platform.architecture === platform.architecture,
+    );
+    if (!match) {
+      throw new SitepipeError(
+        'IMAGE_PLATFORM_MISSING',
+        `${this.registry}/${path}:${ref} has no ${platform.os}/${platform.architecture} image`,
+        'choose a base image published for linux/amd64',
+      );
+    }
+    return this.resolveImage(path, match.digest, platform);
+  }
+
+  async getBlob(path: string, digest: string, limit = 16 * 1024 * 1024): Promise<Buffer> {
+    const res = await this.call(`/v2/${path}/blobs/${digest}`, { scope: pullScope(path) });
+    const body = await readAll(res, limit);
+    if (sha256Digest(body) !== digest) {
+      throw new SitepipeError('REGISTRY_BAD_CONTENT', `blob ${digest} does not match its digest`, 'retry');
+    }
+    return body;
+  }
+
+  /** Streams a blob; the caller verifies the digest of what it reads. */
+  async openBlob(path: string, digest: string): Promise<Readable> {
+    return (await this.call(`/v2/${path}/blobs/${digest}`, { scope: pullScope(path), idleTimeoutMs: 60_000 }))
+      .stream;
+  }
+
+  async hasBlob(path: string, digest: string): Promise<boolean> {
+    const res = await this.call(`/v2/${path}/blobs/${digest}`, {
+      method: 'HEAD',
+      scope: pushScope(path),
+      expect: [404],
+    });
+    await drain(res);
+    return res.status !== 404;
+  }
+
+  /**
+   * Puts a blob into `path` unless it is there: first a cross-repository mount from `from`
+   * (no bytes move), else an upload, monolithic or in chunks. Returns how many bytes were sent.
+   */
+  async pushBlob(path: string, blob: Descriptor, source: BlobSource, from?: string): Promise<number> {
+    if (await this.hasBlob(path, blob.digest)) return 0;
+    return this.withRetry(async () => {
+      const scope = from && from !== path ? `${pushScope(path)} ${pullScope(from)}` : pushScope(path);
+      const query = from && from !== path ? `?mount=${blob.digest}&from=${encodeURIComponent(from)}` : '';
+      const start = await this.once(`/v2/${path}/blobs/uploads/${query}`, {
+        method: 'POST',
+        scope,
+        expect: [201],
+      });
+      await drain(start);
+      if (start.status === 201) return 0;
+      const location = this.uploadLocation(start);
+      return source.seekable && blob.size > CHUNKED_UPLOAD_ABOVE
+        ? this.uploadChunked(location, blob, source, scope)
+        : this.uploadMonolithic(location, blob, source, scope);
+    });
+  }
+
+  async putManifest(path: string, ref: string, mediaType: string, body: Buffer): Promise<string> {
+    const digest = sha256Digest(body);
+    const res = await this.call(`/v2/${path}/manifests/${ref}`, {
+      method: 'PUT',
+      scope: pushScope(path),
+      headers: { 'Content-Type': mediaType, 'Content-Length': String(body.length) },
+      body,
+    });
+    await drain(res);
+    const stored = header(res, 'docker-content-digest');
+    if (stored && stored !== digest) {
+      throw new SitepipeError(
+        'REGISTRY_BAD_CONTENT',
+        `the registry stored ${path}:${ref} as ${stored}, not ${digest}`,
+        'the registry rewrote the manifest; check it supports OCI image manifests',
+      );
+    }
+    return digest;
+  }
+
+  private async uploadMonolithic(location: URL, blob: Descriptor, source: BlobSource, scope: string) {
+    location.searchParams.set('digest', blob.digest);
+    const res = await this.once(location.toString(), {
+      method: 'PUT',
+      scope,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
+      body: () => source.open(),
+      idleTimeoutMs: 60_000,
+    });
+    await drain(res);
+    return blob.size;
+  }
+
+  /** PATCH chunk by chunk; after a failure, asks the registry how far it got and goes on from there. */
+  private async uploadChunked(location: URL, blob: Descriptor, source: BlobSource, scope: string) {
+    let offset = 0;
+    let url = location;
+    let failures = 0;
+    while (offset < blob.size) {
+      const end = Math.min(offset + CHUNK_SIZE, blob.size) - 1;
+      try {
+        const res = await this.once(url.toString(), {
+          method: 'PATCH',
+          scope,
+          headers: {
+            'Content-Type': 'application/octet-stream',
+            'Content-Length': String(end - offset + 1),
+            'Content-Range': `${offset}-${end}`,
+          },
+          body: () => source.open({ start: offset, end }),
+          idleTimeoutMs: 60_000,
+        });
+        await drain(res);
+        url = this.uploadLocation(res);
+        offset = end + 1;
+      } catch (e) {
+        if (++failures >= ATTEMPTS || !(e instanceof RetryableStatus || retryableError(e))) throw e;
+        await this.backoff(failures);
+        offset = await this.uploadedSoFar(url, scope);
+      }
+    }
+    url.searchParams.set('digest', blob.digest);
+    const done = await this.once(url.toString(), {
+      method: 'PUT',
+      scope,
+      headers: { 'Content-Length': '0' },
+    });
+    await drain(done);
+    return blob.size;
+  }
+
+  private async uploadedSoFar(url: URL, scope: string): Promise<number> {
+    const res = await this.once(url.toString(), { scope, expect: [204] });
+    await drain(res);
+    const range = /-(\d+)$/.exec(header(res, 'range') ?? '');
+    return range ? Number(range[1]) + 1 : 0;
+  }
+
+  private uploadLocation(res: HttpResponse): URL {
+    const location = header(res, 'location');
+    if (!location) {
+      throw new SitepipeError(
+        'REGISTRY_ERROR',
+        `${this.registry} started an upload without a Location`,
+        'check the registry',
+      );
+    }
+    return new URL(location, this.baseUrl);
+  }
+
+  /** A request with retries; a 401 is answered once with credentials for the scope. */
+  private call(pathOrUrl: string, req: Request): Promise<HttpResponse> {
+    return this.withRetry(() => this.once(pathOrUrl, req));
+  }
+
+  private async withRetry<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let failures = 1; ; failures++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        if (this.signal?.aborted) throw e;
+        const retry = e instanceof RetryableStatus || retryableError(e);
+        if (!retry || failures >= ATTEMPTS) throw this.finalError(e);
+        await this.backoff(failures);
+      }
+    }
+  }
+
+  private backoff(failures: number): Promise<void> {
+    const ms = BACKOFF_MS * 2 ** (failures - 1) * (0.75 + Math.random() / 2);
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  private async once(pathOrUrl: string, req: Request): Promise<HttpResponse> {
+    const url = pathOrUrl.startsWith('http') ? pathOrUrl : `${this.baseUrl}${pathOrUrl}`;
+    let auth = this.authByScope.get(req.scope);
+    let res = await this.send(url, req, auth);
+    if (res.status === 401 && auth === undefined) {
+      const challenge = header(res, 'www-authenticate') ?? '';
+      await drain(res);
+      auth = await this.authorize(challenge, req.scope);
+      this.authByScope.set(req.scope, auth);
+      if (auth !== null) res = await this.send(url, req, auth);
+    }
+    if ((res.status >= 200 && res.status < 300) || req.expect?.includes(res.status)) return res;
+    if (retryableStatus(res.status)) {
+      await drain(res);
+      throw new RetryableStatus(res);
+    }
+    const body = await readAll(res, 64 * 1024).catch(() => Buffer.alloc(0));
+    if (res.status === 401 || res.status === 403) throw this.authError(res.status);
+    throw this.unexpected(res.status, url, body.toString('utf8'));
+  }
+
+  private send(url: string, req: Request, auth: string | null | undefined): Promise<HttpResponse> {
+    const headers = { ...req.headers, ...(auth ? { Authorization: auth } : {}) };
+    return send(url, { ...req, headers, signal: this.signal }).catch((e: unknown) => {
+      if (retryableError(e) || this.signal?.aborted) throw e;
+      throw this.unreachable(e);
+    });
   }
 
   /** Answers a 401 challenge; null when we have nothing to answer it with. */
@@ -87,35 +399,45 @@ export class RegistryClient {
     if (scheme !== 'bearer' || !params.realm) return null;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', scope);
-    const res = await this.fetch(url.toString(), {
-      headers: this.creds ? { Authorization: basic(this.creds) } : {},
+    for (const s of scope.split(' ')) url.searchParams.append('scope', s);
+    const headers: Record<string, string> = this.creds ? { Authorization: basic(this.creds) } : {};
+    const res = await this.withRetry(async () => {
+      const r = await send(url.toString(), { headers, signal: this.signal }).catch((e: unknown) => {
+        throw retryableError(e) ? e : this.unreachable(e);
+      });
+      if (retryableStatus(r.status)) {
+        await drain(r);
+        throw new RetryableStatus(r);
+      }
+      return r;
     });
+    const body = await readAll(res, 1024 * 1024);
     if (res.status === 401 || res.status === 403) throw this.authError(res.status);
-    if (!res.ok) throw this.unexpected(res, url.pathname);
-    const body = (await res.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
+    if (res.status !== 200) throw this.unexpected(res.status, url.pathname, body.toString('utf8'));
+    const parsed = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string };
+    const token = parsed.token ?? parsed.access_token;
     return token ? `Bearer ${token}` : null;
   }
 
-  private send(method: string, path: string, headers: Record<string, string>): Promise<Response> {
-    return this.fetch(`${this.baseUrl}${path}`, { method, headers });
-  }
-
-  private async fetch(url: string, init: RequestInit): Promise<Response> {
-    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-    const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
-    try {
-      return await fetch(url, { ...init, signal, redirect: 'follow' });
-    } catch (e) {
-      if (this.signal?.aborted) throw e;
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new SitepipeError(
-        'REGISTRY_UNREACHABLE',
-        `cannot reach the registry ${this.registry} (${cause?.code ?? cause?.message ?? (e as Error).message})`,
-        `check that ${this.baseUrl} is up and the name in image.repository is right (npm run setup starts a local one on 127.0.0.1:5000)`,
+  private finalError(e: unknown): unknown {
+    if (e instanceof RetryableStatus) {
+      return new SitepipeError(
+        'REGISTRY_ERROR',
+        `the registry ${this.registry} kept failing (last: HTTP ${e.res.status}) after ${ATTEMPTS} attempts`,
+        'the registry is overloaded or failing; nothing was tagged, so running again is safe',
       );
     }
+    if (retryableError(e)) return this.unreachable(e, ` after ${ATTEMPTS} attempts`);
+    return e;
+  }
+
+  private unreachable(e: unknown, suffix = ''): SitepipeError {
+    const err = e as { code?: string; message?: string };
+    return new SitepipeError(
+      'REGISTRY_UNREACHABLE',
+      `cannot reach the registry ${this.registry} (${err.code ?? err.message})${suffix}`,
+      `check that ${this.baseUrl} is up and the name in image.repository is right (npm run setup starts a local one on 127.0.0.1:5000)`,
+    );
   }
 
   private authError(status: number): SitepipeError {
@@ -128,11 +450,20 @@ export class RegistryClient {
     );
   }
 
-  private unexpected(res: Response, path: string): SitepipeError {
+  private unexpected(status: number, path: string, body: string): SitepipeError {
     return new SitepipeError(
       'REGISTRY_ERROR',
-      `the registry ${this.registry} answered ${res.status} ${res.statusText} for ${path}`,
-      'check the registry logs; retry if it was overloaded',
+      `the registry ${this.registry} answered HTTP ${status} for ${path}`,
+      'check the registry logs',
+      body.trim() ? [body.trim().slice(0, 500)] : [],
     );
   }
+}
+
+export function pullScope(path: string): string {
+  return `repository:${path}:pull`;
+}
+
+export function pushScope(path: string): string {
+  return `repository:${path}:pull,push`;
 }

@@ -5,15 +5,90 @@ const dnsLabel = z
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits, -')
   .max(63);
 
+/** Service names must also start with a letter (RFC 1035). */
+const resourceName = z
+  .string()
+  .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, 'must start with a letter, then lowercase letters, digits, -')
+  .max(63);
+
 const hostname = z
   .string()
-  .regex(/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a lowercase DNS name, e.g. www.example.com');
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'must be a lowercase DNS name, e.g. www.example.com',
+  );
+
+/** A Google Cloud resource name (addresses, SSL certificates). */
+const gcpName = z
+  .string()
+  .regex(
+    /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    'must be a Google Cloud resource name: a lowercase letter, then letters, digits, - (max 63)',
+  );
+
+/** A Kubernetes resource quantity such as 50m, 0.5, 64Mi or 1G. */
+const quantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'must be a Kubernetes quantity like 50m, 0.5, 64Mi');
+
+const absolutePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be an absolute path like /var/cache/nginx');
+
+/**
+ * Where nginx writes at run time: the temp dirs of the official image (/var/cache/nginx) and of
+ * Debian's package (/var/lib/nginx), the pid file (/run; /var/run links there in both), and /tmp.
+ * Each becomes an emptyDir, so the root filesystem can stay read-only and nginx can run as non-root.
+ */
+export const DEFAULT_WRITABLE_PATHS = ['/var/cache/nginx', '/var/lib/nginx', '/run', '/tmp'];
+
+const tlsSchema = z
+  .object({
+    /** cert-manager (ACME v2 through a ClusterIssuer) or a Google-managed certificate. */
+    provider: z.enum(['cert-manager', 'managed-certificate']).default('cert-manager'),
+    /** Let's Encrypt environment for cert-manager; both ClusterIssuers are always emitted. */
+    acme: z.enum(['staging', 'production']).default('production'),
+    email: z.email().optional(),
+    /** How cert-manager proves control of the hosts: HTTP-01 through the frontends, or DNS-01 in Cloud DNS. */
+    challenge: z.enum(['http01', 'dns01']).default('http01'),
+    /**
+     * two-ingress mode with HTTP-01 only: the Ingress cert-manager adds the challenge path to.
+     * Let's Encrypt validates over IPv6 whenever a host has an AAAA record, so ipv6 is the default.
+     */
+    http01Frontend: z.enum(['ipv6', 'ipv4']).default('ipv6'),
+    /** DNS-01 through Google Cloud DNS; required when challenge is dns01. */
+    cloudDNS: z
+      .object({
+        project: z.string().min(1),
+        hostedZoneName: z.string().min(1).optional(),
+        /** A key of a service account with DNS admin rights, in cert-manager's namespace; omit with Workload Identity. */
+        serviceAccountSecret: z
+          .object({ name: dnsLabel, key: z.string().min(1) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    /** Gateway mode with managed-certificate: the Google-managed SSL certificate the listener uses. */
+    sslCertificateName: gcpName.default('website-cert'),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if (tls.provider === 'cert-manager' && tls.challenge === 'dns01' && !tls.cloudDNS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cloudDNS'],
+        message: 'is required when challenge is dns01 (e.g. cloudDNS: { project: my-project })',
+      });
+    }
+  });
 
 /** The `deploy:` section: where and how the site runs on Kubernetes. */
 export const deployConfigSchema = z
   .object({
     namespace: dnsLabel.default('website'),
-    name: dnsLabel.default('website'),
+    /** Names the Deployment, Service, Certificate and frontends. */
+    name: resourceName.default('website'),
     replicas: z.number().int().min(1).default(3),
     /** Host names the site answers on; the certificate covers all of them. */
     hosts: z.array(hostname).min(1),
@@ -21,34 +96,49 @@ export const deployConfigSchema = z
     context: z.string().optional(),
     /** How long a rollout may go without progress before it counts as failed. */
     progressDeadlineSeconds: z.number().int().min(10).default(300),
+    /** Old ReplicaSets kept for `kubectl rollout undo`; sitepipe itself rolls back by image. */
+    revisionHistoryLimit: z.number().int().min(0).default(10),
     resources: z
       .object({
-        cpu: z.string().default('50m'),
-        memory: z.string().default('64Mi'),
-        cpuLimit: z.string().optional(),
-        memoryLimit: z.string().default('128Mi'),
+        cpu: quantity.default('50m'),
+        memory: quantity.default('64Mi'),
+        cpuLimit: quantity.optional(),
+        memoryLimit: quantity.default('128Mi'),
       })
       .strict()
       .default({ cpu: '50m', memory: '64Mi', memoryLimit: '128Mi' }),
-    tls: z
+    /** The pod's security context; see docs/kubernetes.md ("Running as non-root"). */
+    security: z
       .object({
-        /** cert-manager (ACME v2 through a ClusterIssuer) or GKE's ManagedCertificate. */
-        provider: z.enum(['cert-manager', 'managed-certificate']).default('cert-manager'),
-        /** Let's Encrypt environment for cert-manager. */
-        acme: z.enum(['staging', 'production']).default('production'),
-        email: z.email().optional(),
+        /** Run nginx, master included, as runAsUser; needs writablePaths. false: root master, minimal capabilities. */
+        runAsNonRoot: z.boolean().default(true),
+        /** 101 is the nginx user and group of the official nginx images. */
+        runAsUser: z.number().int().min(1).default(101),
+        runAsGroup: z.number().int().min(1).default(101),
+        readOnlyRootFilesystem: z.boolean().default(true),
+        writablePaths: z
+          .array(absolutePath)
+          .default(() => [...DEFAULT_WRITABLE_PATHS])
+          .refine((paths) => new Set(paths).size === paths.length, 'must not repeat a path'),
       })
       .strict()
-      .default({ provider: 'cert-manager', acme: 'production' }),
+      .prefault({}),
+    tls: tlsSchema.prefault({}),
     frontends: z
       .object({
         /** two-ingress: one GKE Ingress per static IP sharing one certificate; gateway: one Gateway with both. */
         mode: z.enum(['two-ingress', 'gateway']).default('two-ingress'),
-        ipv4AddressName: z.string().default('website-ipv4'),
-        ipv6AddressName: z.string().default('website-ipv6'),
+        ipv4AddressName: gcpName.default('website-ipv4'),
+        ipv6AddressName: gcpName.default('website-ipv6'),
+        /** Answer plain HTTP with a redirect to HTTPS (ACME HTTP-01 challenges still get through). */
+        httpsRedirect: z.boolean().default(true),
       })
       .strict()
-      .default({ mode: 'two-ingress', ipv4AddressName: 'website-ipv4', ipv6AddressName: 'website-ipv6' }),
+      .refine((f) => f.ipv4AddressName !== f.ipv6AddressName, {
+        message: 'ipv4AddressName and ipv6AddressName must name two different addresses',
+        path: ['ipv6AddressName'],
+      })
+      .prefault({}),
   })
   .strict();
 

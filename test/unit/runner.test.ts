@@ -89,7 +89,7 @@ describe('runPipeline', () => {
     expect(ran).toEqual(['source', 'tag', 'push']);
     expect(outputs.push?.digest).toMatch(/^sha256:b{64}$/);
     const record = JSON.parse(await readFile(join(stateDir, 'records', 'tag.json'), 'utf8'));
-    expect(record).toMatchObject({ version: 1, step: 'tag', commitTag: 'aaaaaaaaaaaa' });
+    expect(record).toMatchObject({ version: 1, step: 'tag', output: { commitTag: 'aaaaaaaaaaaa' } });
   });
 
   it('runs one step from the records of earlier ones (a separate process, as in Cloud Build)', async () => {

@@ -1,0 +1,169 @@
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { type BlobSource, type Descriptor, MEDIA, type RegistryClient } from '../clients/registry.js';
+import { imageLabels } from '../labels.js';
+import { LISTEN_CONF_PATH, listenConf, SERVER_CONF_PATH, SITE_ROOT, serverConf } from '../nginx.js';
+import { BlobStore } from '../oci/blob-store.js';
+import { composeImage, type ImageConfig, type SiteLayer } from '../oci/compose.js';
+import { type PlannedLayer, planSiteLayers } from '../oci/site-layers.js';
+import { writeLayer } from '../oci/tar-layer.js';
+import type { BuiltImage, RenderResult, SourceInfo, TagPlan } from '../records.js';
+import { parseImageRef, parseRepository } from '../reference.js';
+import { openRegistry } from '../registries.js';
+import type { RunContext } from '../step.js';
+
+/** Blobs uploaded at once: enough to overlap round trips, few enough to share bandwidth sensibly. */
+const UPLOAD_CONCURRENCY = 3;
+/** Layers built at once: zlib runs on the thread pool, so this uses both cores. */
+const BUILD_CONCURRENCY = 2;
+
+export function ociStore(cacheDir: string): BlobStore {
+  return new BlobStore(join(cacheDir, 'oci'));
+}
+
+async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Reuses a layer built before from the same inputs; otherwise tars and gzips it into the store. */
+async function materialize(
+  layer: PlannedLayer,
+  store: BlobStore,
+  mtime: Date,
+  target: { client: RegistryClient; path: string },
+): Promise<SiteLayer> {
+  const known = await store.known(layer.fingerprint);
+  if (
+    known &&
+    ((await store.has(known.digest)) || (await target.client.hasBlob(target.path, known.digest)))
+  ) {
+    return { name: layer.name, ...known };
+  }
+  const tmp = await store.tempFile();
+  try {
+    const blob = await writeLayer(layer.entries, tmp.path, { mtime, level: layer.level });
+    await tmp.commit(blob.digest);
+    await store.remember(layer.fingerprint, blob);
+    return { name: layer.name, ...blob };
+  } catch (e) {
+    await tmp.discard();
+    throw e;
+  }
+}
+
+/** A blob streamed straight from another registry into the target (no local copy). */
+function remoteSource(client: RegistryClient, path: string, digest: string): BlobSource {
+  return {
+    seekable: false,
+    open() {
+      const out = new PassThrough();
+      client.openBlob(path, digest).then(
+        (s) => s.pipe(out),
+        (e: Error) => out.destroy(e),
+      );
+      return out;
+    },
+  };
+}
+
+function bufferSource(data: Buffer): BlobSource {
+  return { seekable: false, open: () => Readable.from([data]) };
+}
+
+/**
+ * The daemonless path: the base image's manifest plus reproducible site layers, assembled
+ * through the registry API. Uploads every blob the registry lacks, then the manifest by
+ * digest. No tag is set here: the push step does that after smoke has run this digest.
+ */
+export async function buildWithOci(
+  ctx: RunContext,
+  inputs: { source: SourceInfo; tag: TagPlan; render: RenderResult },
+): Promise<BuiltImage> {
+  const { source, tag, render } = inputs;
+  const baseRef = parseImageRef(ctx.config.image.base);
+  const targetRef = parseRepository(ctx.config.image.repository);
+  const target = await openRegistry(ctx, targetRef.registry);
+  const base = baseRef.registry === targetRef.registry ? target : await openRegistry(ctx, baseRef.registry);
+  const store = ociStore(ctx.cacheDir);
+  const mtime = new Date(source.commitTime);
+
+  const baseImage = await base.client.resolveImage(baseRef.path, baseRef.digest ?? baseRef.tag ?? 'latest');
+  const baseConfig = JSON.parse(
+    (await base.client.getBlob(baseRef.path, baseImage.manifest.config.digest)).toString('utf8'),
+  ) as ImageConfig;
+  ctx.log.info(`base ${ctx.config.image.base} is ${baseImage.digest}`);
+
+  const planned = await planSiteLayers({
+    outputDir: render.outputDir,
+    siteRoot: SITE_ROOT,
+    mtime,
+    extraFiles: [
+      { path: SERVER_CONF_PATH, content: Buffer.from(serverConf()) },
+      { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
+    ],
+  });
+  const layers: SiteLayer[] = new Array(planned.length);
+  await eachLimit([...planned.keys()], BUILD_CONCURRENCY, async (i) => {
+    layers[i] = await materialize(planned[i] as PlannedLayer, store, mtime, {
+      client: target.client,
+      path: targetRef.path,
+    });
+  });
+
+  const labels = {
+    ...imageLabels(source, tag, ctx.config.image.base),
+    'org.opencontainers.image.base.digest': baseImage.digest,
+  };
+  const image = composeImage({
+    base: baseImage.manifest,
+    baseConfig,
+    layers,
+    created: source.commitTime,
+    labels,
+    annotations: {
+      'org.opencontainers.image.base.name': ctx.config.image.base,
+      'org.opencontainers.image.base.digest': baseImage.digest,
+      'org.opencontainers.image.revision': source.commit,
+      'org.opencontainers.image.created': source.commitTime,
+    },
+  });
+  await store.put(image.configDescriptor.digest, image.config);
+  await store.put(image.digest, image.manifest);
+
+  const siteDigests = new Set(layers.map((l) => l.digest));
+  const sameRegistry = base === target;
+  const sourceOf = (d: Descriptor): BlobSource => {
+    if (d.digest === image.configDescriptor.digest) return bufferSource(image.config);
+    if (siteDigests.has(d.digest)) return store.source(d.digest);
+    return remoteSource(base.client, baseRef.path, d.digest);
+  };
+  let uploadedBytes = 0;
+  const blobs = [...image.layers, image.configDescriptor];
+  await eachLimit(blobs, UPLOAD_CONCURRENCY, async (d) => {
+    // Base layers in the same registry are mounted from the base repository: no bytes move.
+    const from = sameRegistry && !siteDigests.has(d.digest) ? baseRef.path : undefined;
+    const sent = await target.client.pushBlob(targetRef.path, d, sourceOf(d), from);
+    uploadedBytes += sent;
+  });
+  await target.client.putManifest(targetRef.path, image.digest, MEDIA.ociManifest, image.manifest);
+  ctx.log.info(
+    `uploaded ${(uploadedBytes / 1e6).toFixed(2)} MB; ${layers.map((l) => `${l.name} ${(l.size / 1e6).toFixed(2)} MB`).join(', ')}`,
+  );
+  return {
+    builder: 'oci',
+    localRef: `${tag.repository}@${image.digest}`,
+    digest: image.digest,
+    baseImage: ctx.config.image.base,
+    baseDigest: baseImage.digest,
+    labels,
+    uploadedBytes,
+  };
+}
