@@ -19,7 +19,7 @@ describe('config', () => {
     const cfg = parseConfig('hugo: { version: 0.111.3 }\nimage: { repository: gcr.io/p/site }\n', 'x.yaml');
     expect(cfg.site.dir).toBe('.');
     expect(cfg.image.base).toBe('nginx:stable-alpine');
-    expect(cfg.image.builder).toBe('docker');
+    expect(cfg.image.builder).toBe('oci');
     expect(cfg.tags.commitLength).toBe(12);
     expect(cfg.pygments.stylesheet).toBe('css/syntax.css');
     expect(cfg.registry.credentials).toBe('docker-config');
