@@ -69,6 +69,10 @@ export const configSchema = z
         builder: z.enum(['oci', 'docker']).default('oci'),
         /** Stage 1 of the Docker path: a Debian-based image that renders the site. */
         builderBase: imageRef.default('debian:bookworm-slim'),
+        /** oci builder: also write the image as an OCI image layout directory (relative to this file). */
+        ociLayout: z.string().min(1).optional(),
+        /** oci builder: also write a `docker load` tarball (relative to this file). */
+        dockerArchive: z.string().min(1).optional(),
         /** nginx listens here inside the container (unprivileged, so the image can run as non-root). */
         port: z.number().int().min(1).max(65535).default(8080),
       })
@@ -91,12 +95,15 @@ export const configSchema = z
           .describe('docker-config: ~/.docker/config.json and its credential helpers'),
         /** Path of the Docker config file; default $DOCKER_CONFIG/config.json or ~/.docker/config.json. */
         dockerConfig: z.string().optional(),
+        /** A registry request that sends or receives nothing for this long is retried. */
+        timeoutSeconds: z.number().int().min(1).default(30),
         usernameEnv: z.string().default('SITEPIPE_REGISTRY_USERNAME'),
         passwordEnv: z.string().default('SITEPIPE_REGISTRY_PASSWORD'),
       })
       .strict()
       .default({
         credentials: 'docker-config',
+        timeoutSeconds: 30,
         usernameEnv: 'SITEPIPE_REGISTRY_USERNAME',
         passwordEnv: 'SITEPIPE_REGISTRY_PASSWORD',
       }),

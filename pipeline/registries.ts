@@ -11,5 +11,6 @@ export interface RegistryAccess {
 export async function openRegistry(ctx: RunContext, registry: string): Promise<RegistryAccess> {
   const creds = await resolveCredentials(ctx.config, registry, ctx.env, ctx.signal);
   if (creds) ctx.log.secret(creds.password);
-  return { client: new RegistryClient(registry, creds, ctx.signal), creds };
+  const idleMs = ctx.config.registry.timeoutSeconds * 1000;
+  return { client: new RegistryClient(registry, creds, ctx.signal, idleMs), creds };
 }

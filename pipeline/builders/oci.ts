@@ -1,10 +1,11 @@
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { type BlobSource, type Descriptor, MEDIA, type RegistryClient } from '../clients/registry.js';
 import { imageLabels } from '../labels.js';
 import { LISTEN_CONF_PATH, listenConf, SERVER_CONF_PATH, SITE_ROOT, serverConf } from '../nginx.js';
 import { BlobStore } from '../oci/blob-store.js';
-import { composeImage, type ImageConfig, type SiteLayer } from '../oci/compose.js';
+import { type ComposedImage, composeImage, type ImageConfig, type SiteLayer } from '../oci/compose.js';
+import { fetchBlob, writeDockerArchive, writeOciLayout } from '../oci/export.js';
 import { type PlannedLayer, planSiteLayers } from '../oci/site-layers.js';
 import { writeLayer } from '../oci/tar-layer.js';
 import type { BuiltImage, RenderResult, SourceInfo, TagPlan } from '../records.js';
@@ -76,6 +77,40 @@ function remoteSource(client: RegistryClient, path: string, digest: string): Blo
 
 function bufferSource(data: Buffer): BlobSource {
   return { seekable: false, open: () => Readable.from([data]) };
+}
+
+/** The OCI layout and `docker load` tarball, when the config asks for them. */
+async function writeOutputs(
+  ctx: RunContext,
+  store: BlobStore,
+  base: { client: RegistryClient; path: string },
+  image: ComposedImage,
+  tag: TagPlan,
+): Promise<void> {
+  const { ociLayout, dockerArchive } = ctx.config.image;
+  if (!ociLayout && !dockerArchive) return;
+  const [config, ...layers] = [image.configDescriptor, ...image.layers];
+  for (const layer of layers) await fetchBlob(store, base.client, base.path, layer);
+  const local = {
+    manifestDigest: image.digest,
+    manifest: image.manifest,
+    config: config as Descriptor,
+    layers,
+  };
+  const here = dirname(ctx.configPath);
+  if (ociLayout) {
+    await writeOciLayout(resolve(here, ociLayout), store, local, tag.commitTag);
+    ctx.log.info(`wrote OCI layout ${ociLayout} (${tag.commitTag})`);
+  }
+  if (dockerArchive) {
+    await writeDockerArchive(
+      resolve(here, dockerArchive),
+      store,
+      local,
+      tag.tags.map((t) => `${tag.repository}:${t}`),
+    );
+    ctx.log.info(`wrote docker archive ${dockerArchive}`);
+  }
 }
 
 /**
@@ -154,6 +189,7 @@ export async function buildWithOci(
     uploadedBytes += sent;
   });
   await target.client.putManifest(targetRef.path, image.digest, MEDIA.ociManifest, image.manifest);
+  await writeOutputs(ctx, store, { ...base, path: baseRef.path }, image, tag);
   ctx.log.info(
     `uploaded ${(uploadedBytes / 1e6).toFixed(2)} MB; ${layers.map((l) => `${l.name} ${(l.size / 1e6).toFixed(2)} MB`).join(', ')}`,
   );

@@ -121,9 +121,9 @@ export class RegistryClient {
     readonly registry: string,
     private readonly creds: Credentials | null,
     private readonly signal?: AbortSignal,
-    baseUrl?: string,
+    private readonly idleTimeoutMs = 30_000,
   ) {
-    this.baseUrl = baseUrl ?? registryBaseUrl(registry);
+    this.baseUrl = registryBaseUrl(registry);
   }
 
   /** Checks that the registry answers and accepts our credentials for pushing to `path`. */
@@ -213,8 +213,7 @@ export class RegistryClient {
 
   /** Streams a blob; the caller verifies the digest of what it reads. */
   async openBlob(path: string, digest: string): Promise<Readable> {
-    return (await this.call(`/v2/${path}/blobs/${digest}`, { scope: pullScope(path), idleTimeoutMs: 60_000 }))
-      .stream;
+    return (await this.call(`/v2/${path}/blobs/${digest}`, { scope: pullScope(path) })).stream;
   }
 
   async hasBlob(path: string, digest: string): Promise<boolean> {
@@ -277,7 +276,6 @@ export class RegistryClient {
       scope,
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
       body: () => source.open(),
-      idleTimeoutMs: 60_000,
     });
     await drain(res);
     return blob.size;
@@ -300,7 +298,6 @@ export class RegistryClient {
             'Content-Range': `${offset}-${end}`,
           },
           body: () => source.open({ start: offset, end }),
-          idleTimeoutMs: 60_000,
         });
         await drain(res);
         url = this.uploadLocation(res);
@@ -308,7 +305,8 @@ export class RegistryClient {
       } catch (e) {
         if (++failures >= ATTEMPTS || !(e instanceof RetryableStatus || retryableError(e))) throw e;
         await this.backoff(failures);
-        offset = await this.uploadedSoFar(url, scope);
+        ({ offset, url } = await this.uploadStatus(url, scope));
+        if (offset === 0) throw e;
       }
     }
     url.searchParams.set('digest', blob.digest);
@@ -321,11 +319,14 @@ export class RegistryClient {
     return blob.size;
   }
 
-  private async uploadedSoFar(url: URL, scope: string): Promise<number> {
+  /** Where an interrupted upload stands: the registry's next offset and a fresh upload URL. */
+  private async uploadStatus(url: URL, scope: string): Promise<{ offset: number; url: URL }> {
     const res = await this.once(url.toString(), { scope, expect: [204] });
     await drain(res);
-    const range = /-(\d+)$/.exec(header(res, 'range') ?? '');
-    return range ? Number(range[1]) + 1 : 0;
+    // "Range: 0-N" means N+1 bytes are in, except that registries say "0-0" for an empty
+    // upload too: offset 0 then means "start over", which the caller does with a new session.
+    const end = Number(/^0-(\d+)$/.exec(header(res, 'range') ?? '')?.[1] ?? 0);
+    return { offset: end === 0 ? 0 : end + 1, url: header(res, 'location') ? this.uploadLocation(res) : url };
   }
 
   private uploadLocation(res: HttpResponse): URL {
@@ -386,7 +387,8 @@ export class RegistryClient {
 
   private send(url: string, req: Request, auth: string | null | undefined): Promise<HttpResponse> {
     const headers = { ...req.headers, ...(auth ? { Authorization: auth } : {}) };
-    return send(url, { ...req, headers, signal: this.signal }).catch((e: unknown) => {
+    const idleTimeoutMs = req.idleTimeoutMs ?? this.idleTimeoutMs;
+    return send(url, { ...req, headers, idleTimeoutMs, signal: this.signal }).catch((e: unknown) => {
       if (retryableError(e) || this.signal?.aborted) throw e;
       throw this.unreachable(e);
     });
@@ -402,7 +404,11 @@ export class RegistryClient {
     for (const s of scope.split(' ')) url.searchParams.append('scope', s);
     const headers: Record<string, string> = this.creds ? { Authorization: basic(this.creds) } : {};
     const res = await this.withRetry(async () => {
-      const r = await send(url.toString(), { headers, signal: this.signal }).catch((e: unknown) => {
+      const r = await send(url.toString(), {
+        headers,
+        idleTimeoutMs: this.idleTimeoutMs,
+        signal: this.signal,
+      }).catch((e: unknown) => {
         throw retryableError(e) ? e : this.unreachable(e);
       });
       if (retryableStatus(r.status)) {

@@ -58,7 +58,7 @@ function headerBlocks(entry: LayerEntry, mtime: Date): Buffer[] {
 }
 
 /** The tar stream: headers, contents, padding and the two closing zero blocks. */
-async function* tarChunks(entries: readonly LayerEntry[], mtime: Date): AsyncGenerator<Buffer> {
+export async function* tarChunks(entries: readonly LayerEntry[], mtime: Date): AsyncGenerator<Buffer> {
   for (const entry of entries) {
     yield* headerBlocks(entry, mtime);
     if (entry.type === 'dir') continue;

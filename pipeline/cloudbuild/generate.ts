@@ -1,0 +1,210 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Document } from 'yaml';
+import type { Config } from '../config.js';
+import { SitepipeError } from '../errors.js';
+import { packageRoot } from '../paths.js';
+import { parseRepository, repositoryName } from '../reference.js';
+import type { AnyStep } from '../runner.js';
+import type { BuildConfig, BuildStep } from './build-config.js';
+import { type CloudbuildConfig, cloudbuildSettings } from './config.js';
+
+/**
+ * Writes cloudbuild.yaml from the pipeline definition: one Cloud Build step per pipeline step,
+ * each running `sitepipe run <step>` in the sitepipe builder image, all sharing /workspace.
+ * A step's record (<state>/records/<step>.json) is how the next step gets its output, exactly
+ * as with `sitepipe run <step>` on a laptop. `waitFor` comes from each step's `needs`, so
+ * steps that need nothing (hugo, pygments) start at once.
+ *
+ * Caching between builds: the sitepipe cache (verified Hugo downloads, the Pygments venv,
+ * Hugo's --cacheDir) and Hugo's resource cache (its resourceDir, moved out of the site into the
+ * state dir with HUGO_RESOURCEDIR) all live under CACHE_HOME, and travel between builds in a
+ * small FROM-scratch image in the same registry as the site, `_SITEPIPE_CACHE_IMAGE`. A step
+ * with the standard Docker builder restores it at the start, another builds it after render,
+ * and `images:` pushes it when the build succeeds. A registry needs no bucket or IAM beyond what
+ * pushing the site needs, and the same file runs unchanged against a local registry. Nothing is
+ * written into the site, so the source step's work-tree check is not disturbed.
+ */
+
+/** Cloud Build checks the source out here and mounts it into every step. */
+export const WORKSPACE = '/workspace';
+/** Records and the rendered site, shared by the steps. */
+export const STATE_DIR = `${WORKSPACE}/.sitepipe`;
+/** XDG_CACHE_HOME of every sitepipe step: the sitepipe cache is <this>/sitepipe. */
+export const CACHE_HOME = `${STATE_DIR}/cache`;
+/** Hugo's resourceDir (processed images, SCSS), kept with the cache instead of in the site. */
+export const HUGO_RESOURCE_DIR = `${CACHE_HOME}/hugo-resources`;
+export const CACHE_IMAGE_SUBSTITUTION = '_SITEPIPE_CACHE_IMAGE';
+export const CACHE_RESTORE_ID = 'cache-restore';
+export const CACHE_SAVE_ID = 'cache-save';
+
+/** Per-step time limits (seconds); every one is capped at the build's timeout. */
+const STEP_TIMEOUTS: Record<string, number> = {
+  source: 120,
+  tag: 120,
+  hugo: 600,
+  pygments: 600,
+  render: 900,
+  image: 1800,
+  push: 900,
+  [CACHE_RESTORE_ID]: 600,
+  [CACHE_SAVE_ID]: 600,
+};
+const DEFAULT_STEP_TIMEOUT = 900;
+/** Steps that read the restored cache. */
+const CACHE_READERS = new Set(['hugo', 'pygments', 'render']);
+
+export function sitepipeVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export interface GenerateOptions {
+  config: Config;
+  /** sitepipe.yaml, relative to the repository root (which becomes /workspace). */
+  configPath: string;
+  /** The Hugo site, relative to the repository root. */
+  siteDir: string;
+  pipeline: readonly AnyStep[];
+  /** Overrides the config's cloudbuild section (e.g. from flags). */
+  settings?: Partial<CloudbuildConfig>;
+  /** Default: this package's version. */
+  version?: string;
+}
+
+/** `$` is Cloud Build's substitution character; a script's own `$` must be written `$$`. */
+export function escapeDollars(text: string): string {
+  return text.replaceAll('$', '$$$$');
+}
+
+function posix(path: string): string {
+  const p = path.split('\\').join('/').replace(/\/+$/, '');
+  return p === '' ? '.' : p;
+}
+
+function timeout(id: string, extra: Record<string, number>, buildSeconds: number): string {
+  return `${Math.min(extra[id] ?? STEP_TIMEOUTS[id] ?? DEFAULT_STEP_TIMEOUT, buildSeconds)}s`;
+}
+
+/** bash, run by the Docker builder: pull the cache image (if any) and copy its tree out. */
+const RESTORE_SCRIPT = `set -euo pipefail
+if ! out=$(docker pull "$CACHE_IMAGE" 2>&1); then
+  echo "no cache restored ($CACHE_IMAGE: $(echo "$out" | tail -n 1)); this build starts cold"
+  exit 0
+fi
+id=$(docker create "$CACHE_IMAGE" sitepipe-cache)
+trap 'docker rm "$id" >/dev/null' EXIT
+mkdir -p "$CACHE_HOME"
+docker cp "$id:/cache/." "$CACHE_HOME/"
+echo "restored $(du -sh "$CACHE_HOME" | cut -f1) of cache from $CACHE_IMAGE"
+`;
+
+/** bash, run by the Docker builder: build the FROM-scratch cache image that `images:` pushes. */
+const SAVE_SCRIPT = `set -euo pipefail
+ctx=$(mktemp -d)
+mkdir -p "$ctx/cache" "$CACHE_HOME"
+cp -a "$CACHE_HOME/." "$ctx/cache/"
+printf 'FROM scratch\\nCOPY cache /cache\\n' >"$ctx/Dockerfile"
+docker build --quiet --tag "$CACHE_IMAGE" "$ctx"
+rm -rf "$ctx"
+echo "built $CACHE_IMAGE ($(du -sh "$CACHE_HOME" | cut -f1)); it is pushed when the build succeeds"
+`;
+
+/** The Cloud Build config for a site, from the pipeline and the config. */
+export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
+  const settings: CloudbuildConfig = { ...cloudbuildSettings(opts.config), ...opts.settings };
+  const version = opts.version ?? sitepipeVersion();
+  const builder = settings.builder ?? `gcr.io/$PROJECT_ID/sitepipe:${version}`;
+  const configPath = posix(opts.configPath);
+  const buildSeconds = settings.timeoutSeconds;
+  const extraTimeouts = { smoke: opts.config.smoke.timeoutSeconds + 300 };
+  const cache = settings.cache.enabled;
+  const userEnv = Object.keys(settings.substitutions).map((k) => `${k}=$${k}`);
+
+  const steps: BuildStep[] = [];
+  const cacheStep = (id: string, script: string, waitFor: string[]): BuildStep => ({
+    id,
+    name: settings.dockerBuilder,
+    entrypoint: 'bash',
+    args: ['-c', escapeDollars(script)],
+    env: [`CACHE_IMAGE=$${CACHE_IMAGE_SUBSTITUTION}`, `CACHE_HOME=${CACHE_HOME}`],
+    waitFor,
+    timeout: timeout(id, extraTimeouts, buildSeconds),
+  });
+
+  if (cache) steps.push(cacheStep(CACHE_RESTORE_ID, RESTORE_SCRIPT, ['-']));
+  for (const step of opts.pipeline) {
+    const waitFor: string[] = [...step.needs];
+    if (cache && CACHE_READERS.has(step.name)) waitFor.push(CACHE_RESTORE_ID);
+    steps.push({
+      id: step.name,
+      name: builder,
+      entrypoint: 'sitepipe',
+      args: ['run', step.name, '--config', configPath, '--state-dir', STATE_DIR],
+      env: [
+        'CI=true',
+        `XDG_CACHE_HOME=${CACHE_HOME}`,
+        `HUGO_RESOURCEDIR=${HUGO_RESOURCE_DIR}`,
+        // Cloud Build checks out a detached HEAD, and may leave out .git: the source step reads these.
+        ...(step.name === 'source' ? ['BRANCH_NAME=$BRANCH_NAME', 'COMMIT_SHA=$COMMIT_SHA'] : []),
+        ...userEnv,
+      ],
+      waitFor: waitFor.length > 0 ? waitFor : ['-'],
+      timeout: timeout(step.name, extraTimeouts, buildSeconds),
+    });
+    if (cache && step.name === 'render') steps.push(cacheStep(CACHE_SAVE_ID, SAVE_SCRIPT, ['render']));
+  }
+  if (cache && !steps.some((s) => s.id === CACHE_SAVE_ID)) {
+    throw new SitepipeError(
+      'CLOUDBUILD_GENERATE_FAILED',
+      'the pipeline has no render step to save the cache after',
+      'set cloudbuild.cache.enabled: false',
+    );
+  }
+  checkWaitFor(steps);
+
+  const substitutions: Record<string, string> = {};
+  if (cache) {
+    const repository = repositoryName(parseRepository(opts.config.image.repository));
+    substitutions[CACHE_IMAGE_SUBSTITUTION] = settings.cache.image ?? `${repository}/sitepipe-cache:latest`;
+  }
+  Object.assign(substitutions, settings.substitutions);
+
+  const build: BuildConfig = {
+    steps,
+    timeout: `${buildSeconds}s`,
+    ...(Object.keys(substitutions).length > 0 ? { substitutions } : {}),
+    options: { machineType: settings.machineType, logging: settings.logging },
+    tags: ['sitepipe'],
+    ...(cache ? { images: [`$${CACHE_IMAGE_SUBSTITUTION}`] } : {}),
+  };
+  return build;
+}
+
+/** Every waitFor names a step defined earlier in the list (Cloud Build's rule). */
+function checkWaitFor(steps: readonly BuildStep[]): void {
+  const seen = new Set<string>(['-']);
+  for (const step of steps) {
+    for (const dep of step.waitFor ?? []) {
+      if (!seen.has(dep)) {
+        throw new SitepipeError(
+          'CLOUDBUILD_GENERATE_FAILED',
+          `step ${step.id} waits for ${dep}, which is not an earlier step`,
+          'the pipeline order must list every step after the steps it needs',
+        );
+      }
+    }
+    if (step.id) seen.add(step.id);
+  }
+}
+
+/** The YAML text of a generated build, with a header saying where it came from. */
+export function renderCloudBuildYaml(build: BuildConfig, from: string, version = sitepipeVersion()): string {
+  const doc = new Document(build);
+  doc.commentBefore = [
+    ` Generated by \`sitepipe cloudbuild\` (sitepipe ${version}) from ${from}.`,
+    ' Do not edit: change the config (or sitepipe) and run `sitepipe cloudbuild --out <this file>` again.',
+    ' Each step runs `sitepipe run <step>`; records in /workspace/.sitepipe carry outputs between steps.',
+  ].join('\n');
+  return doc.toString({ lineWidth: 0 });
+}
