@@ -63,8 +63,6 @@ export interface GenerateOptions {
   config: Config;
   /** sitepipe.yaml, relative to the repository root (which becomes /workspace). */
   configPath: string;
-  /** The Hugo site, relative to the repository root. */
-  siteDir: string;
   pipeline: readonly AnyStep[];
   /** Overrides the config's cloudbuild section (e.g. from flags). */
   settings?: Partial<CloudbuildConfig>;

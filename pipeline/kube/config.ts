@@ -91,7 +91,10 @@ export const deployConfigSchema = z
     name: resourceName.default('website'),
     replicas: z.number().int().min(1).default(3),
     /** Host names the site answers on; the certificate covers all of them. */
-    hosts: z.array(hostname).min(1),
+    hosts: z
+      .array(hostname)
+      .min(1)
+      .refine((hosts) => new Set(hosts).size === hosts.length, 'must not repeat a host'),
     /** kubeconfig context; the current context when omitted. */
     context: z.string().optional(),
     /** How long a rollout may go without progress before it counts as failed. */

@@ -36,7 +36,16 @@ export function gcloudCommands(config: Config): GcloudCommand[] {
         `--domains=${deploy.hosts.join(',')}`,
       ],
       why: 'the Google-managed certificate the Gateway listener names (pre-shared-certs)',
-      existsArgv: ['gcloud', 'compute', 'ssl-certificates', 'describe', name, '--global', '--format', 'value(name)'],
+      existsArgv: [
+        'gcloud',
+        'compute',
+        'ssl-certificates',
+        'describe',
+        name,
+        '--global',
+        '--format',
+        'value(name)',
+      ],
     });
   }
   return commands;

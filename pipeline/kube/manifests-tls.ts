@@ -2,7 +2,13 @@ import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.
 import type { IClusterIssuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer';
 import type { IManagedCertificate } from '@kubernetes-models/gke/networking.gke.io/v1/ManagedCertificate';
 import type { DeployConfig } from './config.js';
-import { ACME_SERVERS, type AcmeEnvironment, type KubeObject, type Names, plain } from './manifests-common.js';
+import {
+  ACME_SERVERS,
+  type AcmeEnvironment,
+  type KubeObject,
+  type Names,
+  plain,
+} from './manifests-common.js';
 
 type Solver = NonNullable<NonNullable<IClusterIssuer['spec']['acme']>['solvers']>[number];
 

@@ -90,7 +90,9 @@ function schemaProblems(object: KubeObject, model: ModelClass): string[] {
 const idOf = (o: KubeObject) => `${o.kind}/${o.metadata?.name ?? '(unnamed)'}`;
 
 function asRecord(value: unknown): Record<string, unknown> {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }
 
 function asArray(value: unknown): unknown[] {
@@ -188,7 +190,9 @@ function setProblems(objects: readonly KubeObject[]): string[] {
           asArray(tls.certificateRefs).length === 0 &&
           Object.keys(asRecord(tls.options)).length === 0
         ) {
-          problems.push(`${idOf(f)}: HTTPS listener ${String(l.name)} has neither certificateRefs nor tls options`);
+          problems.push(
+            `${idOf(f)}: HTTPS listener ${String(l.name)} has neither certificateRefs nor tls options`,
+          );
         }
       }
     }
@@ -238,7 +242,9 @@ function setProblems(objects: readonly KubeObject[]): string[] {
         const ports = asArray(asRecord(svc?.spec).ports).map(asRecord);
         if (!svc) problems.push(`${idOf(ing)}: backend Service ${String(backend.name)} is not in the set`);
         else if (portName !== undefined && !ports.some((port) => port.name === portName)) {
-          problems.push(`${idOf(ing)}: Service ${String(backend.name)} has no port named ${String(portName)}`);
+          problems.push(
+            `${idOf(ing)}: Service ${String(backend.name)} has no port named ${String(portName)}`,
+          );
         }
       }
     }
@@ -254,7 +260,9 @@ function setProblems(objects: readonly KubeObject[]): string[] {
       }
       const listeners = asArray(asRecord(gw.spec).listeners).map(asRecord);
       if (ref.sectionName !== undefined && !listeners.some((l) => l.name === ref.sectionName)) {
-        problems.push(`${idOf(route)}: Gateway ${String(ref.name)} has no listener ${String(ref.sectionName)}`);
+        problems.push(
+          `${idOf(route)}: Gateway ${String(ref.name)} has no listener ${String(ref.sectionName)}`,
+        );
       }
     }
     for (const rule of asArray(spec.rules).map(asRecord)) {
@@ -305,7 +313,9 @@ export function validateManifests(objects: readonly KubeObject[]): void {
     const key = `${object?.apiVersion}/${object?.kind}`;
     const entry = MODELS[key];
     if (!entry) {
-      problems.push(`${idOf(object)}: no schema for ${key}; sitepipe validates ${VALIDATED_KINDS.join(', ')}`);
+      problems.push(
+        `${idOf(object)}: no schema for ${key}; sitepipe validates ${VALIDATED_KINDS.join(', ')}`,
+      );
       continue;
     }
     for (const p of [...schemaProblems(object, entry.model), ...metadataProblems(object, entry.namespaced)]) {

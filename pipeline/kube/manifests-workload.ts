@@ -1,5 +1,5 @@
-import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
@@ -38,7 +38,11 @@ export function namespace(n: Names, deploy: DeployConfig): KubeObject {
 export function writableVolumes(paths: readonly string[]): { name: string; path: string }[] {
   const seen = new Set<string>();
   return paths.map((path, i) => {
-    let name = path.replace(/^\/+/, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50);
+    let name = path
+      .replace(/^\/+/, '')
+      .replace(/[^a-z0-9]+/gi, '-')
+      .toLowerCase()
+      .slice(0, 50);
     name = name.replace(/^-+|-+$/g, '') || 'root';
     if (seen.has(name)) name = `${name}-${i}`;
     seen.add(name);

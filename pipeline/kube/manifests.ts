@@ -75,6 +75,11 @@ export function manifestWarnings(config: Config, opts: BuildOptions = {}): strin
     );
   }
   const { tls, frontends } = deploy;
+  if (tls.provider === 'cert-manager' && tls.acme === 'staging') {
+    warnings.push(
+      "tls.acme is staging: browsers do not trust Let's Encrypt staging certificates; switch to production once issuance works",
+    );
+  }
   if (tls.provider === 'cert-manager' && tls.challenge === 'http01' && frontends.mode === 'two-ingress') {
     warnings.push(
       `HTTP-01 in two-ingress mode: the challenge path goes on the ${tls.http01Frontend === 'ipv6' ? 'IPv6' : 'IPv4'} Ingress only. ` +
@@ -93,7 +98,10 @@ const YAML_OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
 const MARKER = '# Written by sitepipe manifests; regenerate it rather than edit it.';
 
 /** Multi-document YAML, `---` between objects, optionally under a comment block. */
-export function manifestsToYaml(objects: readonly KubeObject[], opts: { comment?: readonly string[] } = {}): string {
+export function manifestsToYaml(
+  objects: readonly KubeObject[],
+  opts: { comment?: readonly string[] } = {},
+): string {
   const header = (opts.comment ?? []).map((line) => (line ? `# ${line}` : '#')).join('\n');
   const docs = objects.map((o) => stringify(o, YAML_OPTIONS));
   return (header ? `${header}\n` : '') + docs.map((d) => `---\n${d}`).join('');

@@ -44,114 +44,117 @@ async function serve(ref: string, port: number): Promise<{ base: string; stop():
   };
 }
 
-describe('sitepipe run on a copy of example/ (built CLI, real git, hugo, docker, registry)', () => {
-  let repo: SiteRepo;
-  let port: number;
-  const repository = `${SETUP_REGISTRY}/e2e-${randomBytes(4).toString('hex')}/website`;
+describe.each(['oci', 'docker'])(
+  'sitepipe run with the %s builder on a copy of example/ (built CLI)',
+  (builder) => {
+    let repo: SiteRepo;
+    let port: number;
+    const repository = `${SETUP_REGISTRY}/e2e-${builder}-${randomBytes(4).toString('hex')}/website`;
 
-  beforeAll(async () => {
-    port = await freePort();
-    const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
-    const configYaml = example
-      .replace(/repository: .*/, `repository: ${repository}\n  port: ${port}`)
-      .replace(/credentials: .*/, 'credentials: none');
-    repo = await exampleRepo({ branch: 'feature/e2e', configYaml });
-  });
-  afterAll(async () => {
-    await repo?.remove();
-  });
+    beforeAll(async () => {
+      port = await freePort();
+      const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
+      const configYaml = example
+        .replace(/repository: .*/, `repository: ${repository}\n  port: ${port}\n  builder: ${builder}`)
+        .replace(/credentials: .*/, 'credentials: none');
+      repo = await exampleRepo({ branch: 'feature/e2e', configYaml });
+    });
+    afterAll(async () => {
+      await repo?.remove();
+    });
 
-  it('pushes the commit and branch tags to one digest, which serves that commit', async () => {
-    const commit = await repo.git('rev-parse', 'HEAD');
-    const run = await sitepipe(['run'], repo.dir);
-    expect(run.exitCode, run.stderr).toBe(0);
-    const digest = /digest: (sha256:[0-9a-f]{64})/.exec(run.stdout)?.[1];
-    expect(digest).toBeDefined();
+    it('pushes the commit and branch tags to one digest, which serves that commit', async () => {
+      const commit = await repo.git('rev-parse', 'HEAD');
+      const run = await sitepipe(['run'], repo.dir);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const digest = /digest: (sha256:[0-9a-f]{64})/.exec(run.stdout)?.[1];
+      expect(digest).toBeDefined();
 
-    const byCommit = await skopeoInspect(`${repository}:${commit.slice(0, 12)}`);
-    const byBranch = await skopeoInspect(`${repository}:feature-e2e`);
-    expect(byCommit.Digest).toBe(digest);
-    expect(byBranch.Digest).toBe(digest);
-    expect(byCommit.Labels['org.opencontainers.image.revision']).toBe(commit);
-    expect(byCommit.Labels['org.opencontainers.image.created']).toBe('2026-03-01T12:00:00.000Z');
+      const byCommit = await skopeoInspect(`${repository}:${commit.slice(0, 12)}`);
+      const byBranch = await skopeoInspect(`${repository}:feature-e2e`);
+      expect(byCommit.Digest).toBe(digest);
+      expect(byBranch.Digest).toBe(digest);
+      expect(byCommit.Labels['org.opencontainers.image.revision']).toBe(commit);
+      expect(byCommit.Labels['org.opencontainers.image.created']).toBe('2026-03-01T12:00:00.000Z');
 
-    const site = await serve(`${repository}@${digest}`, port);
-    try {
-      const home = await fetch(`${site.base}/`);
-      expect(home.status).toBe(200);
-      const post = await (await fetch(`${site.base}/posts/hello-sitepipe/`)).text();
-      const source = await readFile(join(repo.dir, 'content/posts/hello-sitepipe.md'), 'utf8');
-      const title = /title\s*[:=]\s*"([^"\n]+)"/.exec(source)?.[1] ?? '';
-      expect(title).not.toBe('');
-      expect(post).toContain(title);
-      expect((await fetch(`${site.base}/index.xml`)).status).toBe(200);
-      const css = await (await fetch(`${site.base}/css/syntax.css`)).text();
-      expect(css).toContain('.highlight');
-      expect((await fetch(`${site.base}/no-such-page/`)).status).toBe(404);
-    } finally {
-      await site.stop();
-    }
-  });
+      const site = await serve(`${repository}@${digest}`, port);
+      try {
+        const home = await fetch(`${site.base}/`);
+        expect(home.status).toBe(200);
+        const post = await (await fetch(`${site.base}/posts/hello-sitepipe/`)).text();
+        const source = await readFile(join(repo.dir, 'content/posts/hello-sitepipe.md'), 'utf8');
+        const title = /title\s*[:=]\s*"([^"\n]+)"/.exec(source)?.[1] ?? '';
+        expect(title).not.toBe('');
+        expect(post).toContain(title);
+        expect((await fetch(`${site.base}/index.xml`)).status).toBe(200);
+        const css = await (await fetch(`${site.base}/css/syntax.css`)).text();
+        expect(css).toContain('.highlight');
+        expect((await fetch(`${site.base}/no-such-page/`)).status).toBe(404);
+      } finally {
+        await site.stop();
+      }
+    });
 
-  it('a new commit gets its own tag and content; the old commit tag keeps the old site', async () => {
-    const first = (await repo.git('rev-parse', 'HEAD')).slice(0, 12);
-    const marker = `e2e-marker-${randomBytes(4).toString('hex')}`;
-    const postPath = join(repo.dir, 'content/posts/hello-sitepipe.md');
-    await writeFile(postPath, `${await readFile(postPath, 'utf8')}\n\nEdited: ${marker}\n`);
-    await repo.git('commit', '-qam', 'edit a post');
-    const second = (await repo.git('rev-parse', 'HEAD')).slice(0, 12);
+    it('a new commit gets its own tag and content; the old commit tag keeps the old site', async () => {
+      const first = (await repo.git('rev-parse', 'HEAD')).slice(0, 12);
+      const marker = `e2e-marker-${randomBytes(4).toString('hex')}`;
+      const postPath = join(repo.dir, 'content/posts/hello-sitepipe.md');
+      await writeFile(postPath, `${await readFile(postPath, 'utf8')}\n\nEdited: ${marker}\n`);
+      await repo.git('commit', '-qam', 'edit a post');
+      const second = (await repo.git('rev-parse', 'HEAD')).slice(0, 12);
 
-    const run = await sitepipe(['run', '--json'], repo.dir);
-    expect(run.exitCode, run.stderr).toBe(0);
-    const events = run.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
-    const result = events.find((e) => e.event === 'result');
-    expect(result.tags).toEqual([second, 'feature-e2e']);
-    expect(events.filter((e) => e.event === 'step-end').map((e) => e.step)).toEqual([
-      'source',
-      'tag',
-      'hugo',
-      'pygments',
-      'render',
-      'image',
-      'smoke',
-      'push',
-    ]);
+      const run = await sitepipe(['run', '--json'], repo.dir);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const events = run.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      const result = events.find((e) => e.event === 'result');
+      expect(result.tags).toEqual([second, 'feature-e2e']);
+      expect(events.filter((e) => e.event === 'step-end').map((e) => e.step)).toEqual([
+        'source',
+        'tag',
+        'hugo',
+        'pygments',
+        'render',
+        'image',
+        'smoke',
+        'push',
+      ]);
 
-    const newSite = await serve(`${repository}:${second}`, port);
-    try {
-      expect(await (await fetch(`${newSite.base}/posts/hello-sitepipe/`)).text()).toContain(marker);
-    } finally {
-      await newSite.stop();
-    }
-    const oldSite = await serve(`${repository}:${first}`, port);
-    try {
-      expect(await (await fetch(`${oldSite.base}/posts/hello-sitepipe/`)).text()).not.toContain(marker);
-    } finally {
-      await oldSite.stop();
-    }
-    expect((await skopeoInspect(`${repository}:feature-e2e`)).Digest).toBe(result.digest);
-  });
+      const newSite = await serve(`${repository}:${second}`, port);
+      try {
+        expect(await (await fetch(`${newSite.base}/posts/hello-sitepipe/`)).text()).toContain(marker);
+      } finally {
+        await newSite.stop();
+      }
+      const oldSite = await serve(`${repository}:${first}`, port);
+      try {
+        expect(await (await fetch(`${oldSite.base}/posts/hello-sitepipe/`)).text()).not.toContain(marker);
+      } finally {
+        await oldSite.stop();
+      }
+      expect((await skopeoInspect(`${repository}:feature-e2e`)).Digest).toBe(result.digest);
+    });
 
-  it('--dry-run changes nothing in the registry and says what it would push', async () => {
-    await writeFile(
-      join(repo.dir, 'content/posts/dry.md'),
-      '---\ntitle: Dry\ndate: 2026-03-02\n---\nDry run.\n',
-    );
-    await repo.git('add', '-A');
-    await repo.git('commit', '-qm', 'dry');
-    const sha = (await repo.git('rev-parse', 'HEAD')).slice(0, 12);
-    const run = await sitepipe(['run', '--dry-run'], repo.dir);
-    expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout).toContain(`would push ${repository}:${sha}, ${repository}:feature-e2e`);
-    const tags = await fetch(
-      `http://${SETUP_REGISTRY}/v2/${repository.split('/').slice(1).join('/')}/tags/list`,
-    );
-    expect(((await tags.json()) as { tags: string[] }).tags).not.toContain(sha);
-  });
-});
+    it('--dry-run changes nothing in the registry and says what it would push', async () => {
+      await writeFile(
+        join(repo.dir, 'content/posts/dry.md'),
+        '---\ntitle: Dry\ndate: 2026-03-02\n---\nDry run.\n',
+      );
+      await repo.git('add', '-A');
+      await repo.git('commit', '-qm', 'dry');
+      const sha = (await repo.git('rev-parse', 'HEAD')).slice(0, 12);
+      const run = await sitepipe(['run', '--dry-run'], repo.dir);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`would push ${repository}:${sha}, ${repository}:feature-e2e`);
+      const tags = await fetch(
+        `http://${SETUP_REGISTRY}/v2/${repository.split('/').slice(1).join('/')}/tags/list`,
+      );
+      expect(((await tags.json()) as { tags: string[] }).tags).not.toContain(sha);
+    });
+  },
+);
 
 describe('sitepipe with bad input (built CLI)', () => {
   it('exits non-zero with CONFIG_MISSING and a hint when there is no config', async () => {

@@ -121,7 +121,8 @@ describe('buildManifests: the workload', () => {
     const mounts = container.volumeMounts.map((m: Json) => m.mountPath);
     expect(mounts).toEqual(['/var/cache/nginx', '/var/lib/nginx', '/run', '/tmp']);
     const volumes = new Map(pod.volumes.map((v: Json) => [v.name, v]));
-    for (const m of container.volumeMounts) expect(volumes.get(m.name)).toEqual({ name: m.name, emptyDir: {} });
+    for (const m of container.volumeMounts)
+      expect(volumes.get(m.name)).toEqual({ name: m.name, emptyDir: {} });
     expect(pod.automountServiceAccountToken).toBe(false);
   });
 
@@ -281,7 +282,9 @@ describe('the certificate arrangement', () => {
     copy.metadata.name = 'website-again';
     objects.splice(4, 0, copy);
     const text = problem(() => validateManifests(objects)).details.join('\n');
-    expect(text).toMatch(/Ingress\/website-ipv6: annotation cert-manager\.io\/cluster-issuer makes cert-manager/);
+    expect(text).toMatch(
+      /Ingress\/website-ipv6: annotation cert-manager\.io\/cluster-issuer makes cert-manager/,
+    );
     expect(text).toMatch(/Certificate\/website-again: writes the same Secret as Certificate\/website/);
   });
 
@@ -332,8 +335,7 @@ describe('the certificate arrangement', () => {
 
   it('puts the HTTP-01 solver where the challenge can be reached', () => {
     const issuer = (deploy: Record<string, unknown>) =>
-      (one(buildManifests(config(deploy), { image: IMAGE }), 'Certificate') &&
-        find(buildManifests(config(deploy), { image: IMAGE }), 'ClusterIssuer')) as Json[];
+      find(buildManifests(config(deploy), { image: IMAGE }), 'ClusterIssuer') as Json[];
     const twoIngress = issuer({});
     expect(twoIngress.map((i) => i.spec.acme.server)).toEqual([
       'https://acme-staging-v02.api.letsencrypt.org/directory',
@@ -402,7 +404,7 @@ describe('YAML and files', () => {
 
     const script = await readFile(join(dir, 'gcloud.sh'), 'utf8');
     expect(script).toContain(
-      'gcloud compute addresses describe website-ipv4 --global --format \'value(name)\' >/dev/null 2>&1 || gcloud compute addresses create website-ipv4 --global --ip-version IPV4',
+      "gcloud compute addresses describe website-ipv4 --global --format 'value(name)' >/dev/null 2>&1 || gcloud compute addresses create website-ipv4 --global --ip-version IPV4",
     );
     expect(script).toContain('gcloud compute addresses create website-ipv6 --global --ip-version IPV6');
     expect((await stat(join(dir, 'gcloud.sh'))).mode & 0o111).not.toBe(0);
