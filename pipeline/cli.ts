@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { registerManifests } from './commands/manifests.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
 import { toSitepipeError } from './errors.js';
 import { type OutputMode, Reporter } from './output.js';
@@ -89,6 +90,7 @@ export function buildCli(): Command {
         );
       }
     });
+  registerManifests(program, loadConfig);
   return program;
 }
 

@@ -67,12 +67,17 @@ export const buildConfigSchema = z.looseObject({
     .optional(),
   secrets: z
     .array(
-      z.looseObject({ kmsKeyName: z.string().optional(), secretEnv: z.record(z.string(), z.string()).optional() }),
+      z.looseObject({
+        kmsKeyName: z.string().optional(),
+        secretEnv: z.record(z.string(), z.string()).optional(),
+      }),
     )
     .optional(),
   artifacts: z
     .looseObject({
-      objects: z.looseObject({ location: z.string().optional(), paths: z.array(z.string()).optional() }).optional(),
+      objects: z
+        .looseObject({ location: z.string().optional(), paths: z.array(z.string()).optional() })
+        .optional(),
     })
     .optional(),
 });

@@ -13,7 +13,9 @@ export const USER_SUBSTITUTION_KEY = /^_[A-Z0-9_]+$/;
 
 const userSubstitutions = z
   .record(
-    z.string().regex(USER_SUBSTITUTION_KEY, 'substitution keys start with _ then A-Z, 0-9, _ (e.g. _DEPLOY_ENV)'),
+    z
+      .string()
+      .regex(USER_SUBSTITUTION_KEY, 'substitution keys start with _ then A-Z, 0-9, _ (e.g. _DEPLOY_ENV)'),
     z.string().max(4000),
   )
   .default({});
@@ -40,7 +42,10 @@ export const triggerConfigSchema = z
       .regex(/^[a-z0-9-]+$/, 'must be global or a region such as europe-west1')
       .default('global'),
     /** A GitHub repository connected through the Cloud Build GitHub App (1st gen). */
-    github: z.object({ owner: z.string().min(1), name: z.string().min(1) }).strict().optional(),
+    github: z
+      .object({ owner: z.string().min(1), name: z.string().min(1) })
+      .strict()
+      .optional(),
     /** A 2nd-gen repository: projects/P/locations/L/connections/C/repositories/R. */
     repository: z
       .string()

@@ -151,7 +151,8 @@ export function validateBuild(build: BuildConfig, secretNames: ReadonlySet<strin
       problems.push(`${where}: a step with a script cannot also have args or an entrypoint`);
     }
     for (const e of [...(step.env ?? [])]) {
-      if (!e.includes('=') || !ENV_KEY.test(envKey(e))) problems.push(`${where}: env "${e}" is not KEY=VALUE`);
+      if (!e.includes('=') || !ENV_KEY.test(envKey(e)))
+        problems.push(`${where}: env "${e}" is not KEY=VALUE`);
     }
     if (step.timeout !== undefined) {
       const t = durationMs(step.timeout);
@@ -178,14 +179,16 @@ export function validateBuild(build: BuildConfig, secretNames: ReadonlySet<strin
     }
   });
   for (const [name, count] of volumeUse) {
-    if (count < 2) problems.push(`volume "${name}" is used by only one step (a volume shares files between steps)`);
+    if (count < 2)
+      problems.push(`volume "${name}" is used by only one step (a volume shares files between steps)`);
   }
   for (const s of usedSecrets) {
     if (!secretNames.has(s)) problems.push(`secretEnv ${s} is used but no secret defines it`);
   }
   for (const sec of build.secrets ?? []) {
     for (const name of Object.keys(sec.secretEnv ?? {})) {
-      if (!usedSecrets.has(name)) problems.push(`secretEnv ${name} is defined in secrets but no step uses it`);
+      if (!usedSecrets.has(name))
+        problems.push(`secretEnv ${name} is defined in secrets but no step uses it`);
     }
   }
   return problems;
@@ -195,7 +198,8 @@ export function validateBuild(build: BuildConfig, secretNames: ReadonlySet<strin
 export function definedSecrets(build: BuildConfig): Set<string> {
   const names = new Set<string>();
   for (const m of build.availableSecrets?.secretManager ?? []) names.add(m.env);
-  for (const inline of build.availableSecrets?.inline ?? []) for (const k of Object.keys(inline.envMap)) names.add(k);
+  for (const inline of build.availableSecrets?.inline ?? [])
+    for (const k of Object.keys(inline.envMap)) names.add(k);
   for (const sec of build.secrets ?? []) for (const k of Object.keys(sec.secretEnv ?? {})) names.add(k);
   return names;
 }
@@ -313,7 +317,12 @@ export async function runLocalBuild(opts: LocalBuildOptions): Promise<LocalBuild
     }
   }
   if (badNames.length > 0) {
-    throw new SitepipeError('CLOUDBUILD_CONFIG_INVALID', 'invalid image names after substitution', 'fix them', badNames);
+    throw new SitepipeError(
+      'CLOUDBUILD_CONFIG_INVALID',
+      'invalid image names after substitution',
+      'fix them',
+      badNames,
+    );
   }
 
   const buildTimeoutMs = durationMs(build.timeout ?? DEFAULT_BUILD_TIMEOUT);
@@ -468,7 +477,8 @@ function stepEnv(r: StepRun): string[] {
   const env = new Map<string, string>([['HOME', '/builder/home']]);
   const automap = r.step.automapSubstitutions ?? r.build.options?.automapSubstitutions ?? false;
   if (automap) for (const [k, v] of Object.entries(r.values)) env.set(k, v);
-  for (const e of [...(r.build.options?.env ?? []), ...(r.step.env ?? [])]) env.set(envKey(e), e.slice(e.indexOf('=') + 1));
+  for (const e of [...(r.build.options?.env ?? []), ...(r.step.env ?? [])])
+    env.set(envKey(e), e.slice(e.indexOf('=') + 1));
   for (const s of [...(r.build.options?.secretEnv ?? []), ...(r.step.secretEnv ?? [])]) {
     env.set(s, r.secrets[s] ?? '');
   }
@@ -520,7 +530,10 @@ async function runStep(r: StepRun): Promise<boolean> {
       ...(cmd ? { Cmd: cmd } : {}),
       Env: stepEnv(r),
       WorkingDir: workingDir(step.dir),
-      Labels: { 'io.sitepipe.cloudbuild.build': r.values.BUILD_ID ?? '', 'io.sitepipe.cloudbuild.step': String(index) },
+      Labels: {
+        'io.sitepipe.cloudbuild.build': r.values.BUILD_ID ?? '',
+        'io.sitepipe.cloudbuild.step': String(index),
+      },
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: { Binds: binds, NetworkMode: 'host' },
@@ -556,13 +569,16 @@ async function runStep(r: StepRun): Promise<boolean> {
     else if (waited.StatusCode === 0) result.status = 'SUCCESS';
     else {
       result.status = 'FAILURE';
-      result.allowedFailure = step.allowFailure === true || (step.allowExitCodes ?? []).includes(waited.StatusCode);
+      result.allowedFailure =
+        step.allowFailure === true || (step.allowExitCodes ?? []).includes(waited.StatusCode);
     }
   } catch (e) {
     if (r.signal.aborted) result.status = 'CANCELLED';
     else {
       result.status = 'FAILURE';
-      out(`ERROR: ${r.redactor.apply(e instanceof SitepipeError ? `${e.message} (${e.hint})` : (e as Error).message)}`);
+      out(
+        `ERROR: ${r.redactor.apply(e instanceof SitepipeError ? `${e.message} (${e.hint})` : (e as Error).message)}`,
+      );
     }
   } finally {
     clearTimeout(timer);

@@ -100,7 +100,8 @@ export function checkSubstitutionKeys(data: Record<string, string>): string[] {
   const keys = Object.keys(data);
   if (keys.length > MAX_KEYS) problems.push(`${keys.length} substitutions; at most ${MAX_KEYS} are allowed`);
   for (const [key, value] of Object.entries(data)) {
-    if (Buffer.byteLength(key) > MAX_KEY_BYTES) problems.push(`substitution key "${key}" is longer than 100 bytes`);
+    if (Buffer.byteLength(key) > MAX_KEY_BYTES)
+      problems.push(`substitution key "${key}" is longer than 100 bytes`);
     if (!USER_KEY.test(key) && !OVERRIDABLE_BUILT_INS.has(key)) {
       problems.push(
         `substitution key "${key}" does not match ^_[A-Z0-9_]+$ and is not an overridable built-in (${[...OVERRIDABLE_BUILT_INS].join(', ')})`,
@@ -193,7 +194,8 @@ function globSource(pattern: string): string {
     const c = pattern[i] ?? '';
     if (c === '*') out += '.*';
     else if (c === '?') out += '.';
-    else if (c === '\\' && i + 1 < pattern.length) out += (pattern[++i] ?? '').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    else if (c === '\\' && i + 1 < pattern.length)
+      out += (pattern[++i] ?? '').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     else if (c === '[') {
       const close = pattern.indexOf(']', i + 1);
       if (close < 0) out += '\\[';
@@ -243,7 +245,9 @@ export function expandParameter(
     if (start < 0) start = Math.max(0, value.length + start);
     if (m[2] === undefined) return value.slice(start);
     const length = Number(m[2]);
-    return length < 0 ? value.slice(start, Math.max(start, value.length + length)) : value.substr(start, length);
+    return length < 0
+      ? value.slice(start, Math.max(start, value.length + length))
+      : value.substr(start, length);
   }
   if ((m = /^(##?)(.*)$/s.exec(op))) return trim(value, word(m[2] ?? ''), 'prefix', m[1] === '##');
   if ((m = /^(%%?)(.*)$/s.exec(op))) return trim(value, word(m[2] ?? ''), 'suffix', m[1] === '%%');
@@ -287,7 +291,10 @@ class Substituter {
     if (USER_KEY.test(key)) {
       const message = `${where}: key in the template "${key}" is not matched in the substitution data`;
       if (this.option === 'ALLOW_LOOSE') this.warnings.push(message);
-      else this.problems.push(`${message} (define it in substitutions, or set options.substitutionOption: ALLOW_LOOSE)`);
+      else
+        this.problems.push(
+          `${message} (define it in substitutions, or set options.substitutionOption: ALLOW_LOOSE)`,
+        );
       return '';
     }
     this.problems.push(
@@ -405,14 +412,17 @@ export function substituteBuild(build: BuildConfig, request: SubstitutionRequest
   if (build.images) out.images = s.applyAll(build.images, 'images');
   if (build.tags) out.tags = s.applyAll(build.tags, 'tags');
   if (build.logsBucket !== undefined) out.logsBucket = s.apply(build.logsBucket, 'logsBucket');
-  if (build.options?.env) out.options = { ...build.options, env: s.applyAll(build.options.env, 'options.env') };
+  if (build.options?.env)
+    out.options = { ...build.options, env: s.applyAll(build.options.env, 'options.env') };
   const objects = build.artifacts?.objects;
   if (objects) {
     out.artifacts = {
       ...build.artifacts,
       objects: {
         ...objects,
-        ...(objects.location !== undefined ? { location: s.apply(objects.location, 'artifacts.objects.location') } : {}),
+        ...(objects.location !== undefined
+          ? { location: s.apply(objects.location, 'artifacts.objects.location') }
+          : {}),
         ...(objects.paths ? { paths: s.applyAll(objects.paths, 'artifacts.objects.paths') } : {}),
       },
     };
@@ -428,7 +438,8 @@ export function substituteBuild(build: BuildConfig, request: SubstitutionRequest
     };
   }
 
-  const automapAll = build.options?.automapSubstitutions === true || build.steps.some((st) => st.automapSubstitutions);
+  const automapAll =
+    build.options?.automapSubstitutions === true || build.steps.some((st) => st.automapSubstitutions);
   if (!automapAll) {
     for (const key of data.keys()) {
       if (s.used.has(key)) continue;

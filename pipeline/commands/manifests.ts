@@ -2,15 +2,6 @@ import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_FILE, type LoadedConfig, loadConfig } from '../config.js';
 import { toSitepipeError } from '../errors.js';
-import {
-  buildManifests,
-  gcloudComment,
-  manifestsToYaml,
-  manifestWarnings,
-  supportFiles,
-  validateManifests,
-  writeManifests,
-} from '../kube/manifests.js';
 import { Reporter, type Sink } from '../output.js';
 
 /** Where the command writes and how it reports failure; the process by default, buffers in tests. */
@@ -56,6 +47,17 @@ export function registerManifests(
       const reporter = new Reporter('plain', io.stdout, io.stderr);
       try {
         const { config } = await load(flags.config);
+        // Loaded here, not at the top: the schema models take a few hundred ms to import,
+        // which every other sitepipe command would pay.
+        const {
+          buildManifests,
+          gcloudComment,
+          manifestsToYaml,
+          manifestWarnings,
+          supportFiles,
+          validateManifests,
+          writeManifests,
+        } = await import('../kube/manifests.js');
         const opts = flags.image === undefined ? {} : { image: flags.image };
         const objects = buildManifests(config, opts);
         validateManifests(objects);

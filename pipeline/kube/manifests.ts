@@ -144,7 +144,7 @@ export function supportFiles(config: Config): Record<string, string> {
     '',
     `Written by \`sitepipe manifests\`; regenerate them rather than edit them. Frontends: ${mode}; TLS: ${deploy.tls.provider}.`,
     '',
-    '1. Once per project, reserve the static addresses: `sh gcloud.sh` (it runs:',
+    '1. Once per project, create the Google Cloud resources: `sh gcloud.sh` (it runs:',
     ...gcloudCommands(config).map((c) => `   \`${shellLine(c.argv)}\``),
     '   and creates only what is missing).',
     `2. DNS, for every host: an A record with the address of ${ipv4AddressName}`,

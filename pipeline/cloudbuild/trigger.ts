@@ -1,0 +1,218 @@
+import { CloudBuildClient, type protos } from '@google-cloud/cloudbuild';
+import { SitepipeError } from '../errors.js';
+import type { BuildConfig } from './build-config.js';
+import type { TriggerConfig } from './config.js';
+
+/**
+ * Creates or updates the push trigger through the Cloud Build API (v1, BuildTrigger), with
+ * @google-cloud/cloudbuild over REST (the client's `fallback` transport): the trigger is looked
+ * up by name (GetBuildTrigger accepts a name where it takes an id), then created
+ * (CreateBuildTrigger) or updated in full (UpdateBuildTrigger). Global triggers use the
+ * projects/{project}/triggers routes; regional ones the projects/{p}/locations/{l}/triggers routes.
+ *
+ * `--dry-run` still looks the trigger up (a read), then hands the create or update call to a
+ * client whose transport records the HTTP request instead of sending it: what is printed is
+ * exactly what would go over the wire.
+ */
+
+type IBuildTrigger = protos.google.devtools.cloudbuild.v1.IBuildTrigger;
+type IBuild = protos.google.devtools.cloudbuild.v1.IBuild;
+type IBuildStep = protos.google.devtools.cloudbuild.v1.IBuildStep;
+type IDuration = protos.google.protobuf.IDuration;
+type ClientOptions = NonNullable<ConstructorParameters<typeof CloudBuildClient>[0]>;
+
+/** The part of google-auth-library's AuthClient that the REST transport calls. */
+export interface AuthLike {
+  getRequestHeaders(url?: string | URL): Promise<Headers>;
+  fetch(url: string | URL, init: RequestInit): Promise<Response>;
+}
+
+export interface ConnectOptions {
+  /** Default cloudbuild.googleapis.com. */
+  apiEndpoint?: string;
+  port?: number;
+  protocol?: 'http' | 'https';
+  /** Default: Application Default Credentials. */
+  authClient?: AuthLike;
+}
+
+export function connectCloudBuild(opts: ConnectOptions = {}): CloudBuildClient {
+  const { authClient, ...rest } = opts;
+  const options: ClientOptions = { fallback: true, ...rest };
+  // Any object with getRequestHeaders and fetch serves the REST transport.
+  if (authClient) options.authClient = authClient as unknown as ClientOptions['authClient'];
+  return new CloudBuildClient(options);
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query, e.g. /v1/projects/p/triggers?$alt=json%3Benum-encoding=int */
+  path: string;
+  body: unknown;
+}
+
+/** An AuthLike whose fetch records the request and answers `{}` without sending anything. */
+export class RecordingTransport implements AuthLike {
+  readonly requests: RecordedRequest[] = [];
+  async getRequestHeaders(): Promise<Headers> {
+    return new Headers();
+  }
+  async fetch(url: string | URL, init: RequestInit): Promise<Response> {
+    const u = new URL(String(url));
+    const text = typeof init.body === 'string' ? init.body : init.body ? String(init.body) : '';
+    this.requests.push({
+      method: init.method ?? 'GET',
+      path: `${u.pathname}${u.search}`,
+      body: text ? JSON.parse(text) : undefined,
+    });
+    return new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } });
+  }
+}
+
+/** "600s" / "3.5s" as a protobuf Duration object. */
+function duration(d: string | undefined): IDuration | undefined {
+  if (d === undefined) return undefined;
+  const total = Number.parseFloat(d.slice(0, -1));
+  const seconds = Math.floor(total);
+  const nanos = Math.round((total - seconds) * 1e9);
+  return nanos ? { seconds, nanos } : { seconds };
+}
+
+/** A cloudbuild.yaml build as the API's Build message (durations as objects, enums by name). */
+export function toApiBuild(build: BuildConfig): IBuild {
+  const { steps, timeout, queueTtl, options, ...rest } = build;
+  const out: IBuild = {
+    ...(rest as IBuild),
+    steps: steps.map(
+      ({ timeout: t, ...s }): IBuildStep => ({ ...s, ...(t ? { timeout: duration(t) } : {}) }),
+    ),
+  };
+  if (timeout) out.timeout = duration(timeout);
+  if (queueTtl) out.queueTtl = duration(queueTtl);
+  if (options) out.options = options as IBuild['options'];
+  return out;
+}
+
+export interface TriggerRequestInput {
+  trigger: TriggerConfig;
+  /** The generated build, stored in the trigger when trigger.config is inline. */
+  build: BuildConfig;
+}
+
+/** The BuildTrigger resource sitepipe wants. */
+export function triggerResource({ trigger: t, build }: TriggerRequestInput): IBuildTrigger {
+  const push = { branch: t.branch, ...(t.invertRegex ? { invertRegex: true } : {}) };
+  return {
+    name: t.name,
+    description: t.description,
+    tags: ['sitepipe'],
+    ...(t.github
+      ? { github: { owner: t.github.owner, name: t.github.name, push } }
+      : { repositoryEventConfig: { repository: t.repository ?? '', push } }),
+    ...(t.config === 'inline' ? { build: toApiBuild(build) } : { filename: t.filename }),
+    substitutions: t.substitutions,
+    includedFiles: t.includedFiles,
+    ignoredFiles: t.ignoredFiles,
+    ...(t.serviceAccount ? { serviceAccount: t.serviceAccount } : {}),
+  };
+}
+
+function isNotFound(e: unknown): boolean {
+  const err = e as { code?: unknown; status?: unknown };
+  // gRPC NOT_FOUND is 5; the REST transport maps HTTP 404 to it.
+  return err.code === 5 || err.code === 404 || err.status === 'NOT_FOUND';
+}
+
+function apiError(what: string, e: unknown): SitepipeError {
+  const message = e instanceof Error ? e.message : String(e);
+  const denied = /permission|denied|unauthenticated|credentials/i.test(message);
+  return new SitepipeError(
+    denied ? 'CLOUDBUILD_API_DENIED' : 'CLOUDBUILD_API_FAILED',
+    `${what} failed: ${message}`,
+    denied
+      ? 'authenticate (gcloud auth application-default login) as an account with the Cloud Build Editor role'
+      : 'check the project ID, the trigger settings in cloudbuild.trigger, and that the Cloud Build API is enabled',
+  );
+}
+
+export interface ApplyTriggerOptions extends TriggerRequestInput {
+  projectId: string;
+  client: CloudBuildClient;
+  dryRun: boolean;
+  /** Builds the client that records the dry run's request; default: a client on a RecordingTransport. */
+  recorder?: (transport: RecordingTransport) => CloudBuildClient;
+}
+
+export interface ApplyTriggerResult {
+  action: 'create' | 'update';
+  /** The existing trigger's id (update), or the new one's (create; empty under --dry-run). */
+  id: string;
+  /** Under --dry-run: the request that was not sent. */
+  request: RecordedRequest | null;
+}
+
+/** Looks the trigger up by name; null when there is none. */
+export async function findTrigger(
+  client: CloudBuildClient,
+  projectId: string,
+  t: TriggerConfig,
+): Promise<IBuildTrigger | null> {
+  const request =
+    t.location === 'global'
+      ? { projectId, triggerId: t.name }
+      : { name: `projects/${projectId}/locations/${t.location}/triggers/${t.name}` };
+  try {
+    const [found] = await client.getBuildTrigger(request);
+    return found;
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw apiError(`looking up trigger ${t.name}`, e);
+  }
+}
+
+async function send(
+  client: CloudBuildClient,
+  projectId: string,
+  t: TriggerConfig,
+  resource: IBuildTrigger,
+  existing: IBuildTrigger | null,
+): Promise<IBuildTrigger> {
+  const parent = `projects/${projectId}/locations/${t.location}`;
+  const global = t.location === 'global';
+  if (!existing) {
+    const [created] = await client.createBuildTrigger(
+      global ? { projectId, trigger: resource } : { parent, trigger: resource },
+    );
+    return created;
+  }
+  const id = existing.id ?? '';
+  const [updated] = await client.updateBuildTrigger(
+    global
+      ? { projectId, triggerId: id, trigger: resource }
+      : { trigger: { ...resource, resourceName: `${parent}/triggers/${id}` } },
+  );
+  return updated;
+}
+
+export async function applyTrigger(opts: ApplyTriggerOptions): Promise<ApplyTriggerResult> {
+  const t = opts.trigger;
+  const existing = await findTrigger(opts.client, opts.projectId, t);
+  const resource = triggerResource(opts);
+  const action = existing ? 'update' : 'create';
+  if (opts.dryRun) {
+    const transport = new RecordingTransport();
+    const recorder = opts.recorder?.(transport) ?? connectCloudBuild({ authClient: transport });
+    try {
+      await send(recorder, opts.projectId, t, resource, existing);
+    } finally {
+      await recorder.close();
+    }
+    return { action, id: existing?.id ?? '', request: transport.requests.at(-1) ?? null };
+  }
+  try {
+    const result = await send(opts.client, opts.projectId, t, resource, existing);
+    return { action, id: result.id ?? existing?.id ?? '', request: null };
+  } catch (e) {
+    throw apiError(`${action === 'create' ? 'creating' : 'updating'} trigger ${t.name}`, e);
+  }
+}

@@ -1,0 +1,329 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, relative, resolve, sep } from 'node:path';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { resolveCredentials } from '../clients/credentials.js';
+import { connectDocker, pingDocker } from '../clients/docker.js';
+import { type BuildConfig, parseBuildConfig } from '../cloudbuild/build-config.js';
+import { cloudbuildSettings } from '../cloudbuild/config.js';
+import { generateCloudBuild, renderCloudBuildYaml } from '../cloudbuild/generate.js';
+import { definedSecrets, runLocalBuild } from '../cloudbuild/local.js';
+import { applyTrigger, connectCloudBuild } from '../cloudbuild/trigger.js';
+import { localBuiltIns } from '../cloudbuild/workspace.js';
+import { DEFAULT_CONFIG_FILE, type LoadedConfig, loadConfig } from '../config.js';
+import { SitepipeError, toSitepipeError } from '../errors.js';
+import { type OutputMode, Reporter } from '../output.js';
+import { PIPELINE } from '../pipeline.js';
+import { runProcess } from '../process.js';
+
+/** The project ID local builds use for $PROJECT_ID unless --project says otherwise. */
+export const LOCAL_PROJECT_ID = 'sitepipe-local';
+
+function outputMode(json: boolean | undefined): OutputMode {
+  if (json) return 'json';
+  return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
+}
+
+/** Runs a command body; a failure is printed by the Reporter and sets the exit code. */
+async function guarded(
+  json: boolean | undefined,
+  body: (reporter: Reporter) => Promise<void>,
+): Promise<void> {
+  const reporter = new Reporter(outputMode(json), process.stdout, process.stderr);
+  try {
+    await body(reporter);
+  } catch (e) {
+    reporter.error(toSitepipeError(e));
+    process.exitCode = 1;
+  } finally {
+    reporter.close();
+  }
+}
+
+/** The git work tree holding `dir`, else `dir` itself. */
+async function repoRootOf(dir: string): Promise<string> {
+  try {
+    return (
+      await runProcess('git', ['rev-parse', '--show-toplevel'], { cwd: dir, timeoutMs: 30_000 })
+    ).stdout.trim();
+  } catch {
+    return dir;
+  }
+}
+
+function posixRelative(from: string, to: string): string {
+  return relative(from, to).split(sep).join('/') || '.';
+}
+
+interface GenerateFlags {
+  config: string;
+  out?: string;
+  check?: boolean;
+  builder?: string;
+  cache?: boolean;
+}
+
+/** The generated config and its text for the site of `configFile`. */
+export async function generateForConfig(
+  configFile: string,
+  flags: { builder?: string; cache?: boolean } = {},
+): Promise<{ text: string; configPath: string; build: BuildConfig; loaded: LoadedConfig }> {
+  const loaded = await loadConfig(configFile);
+  const root = await repoRootOf(dirname(loaded.path));
+  const configPath = posixRelative(root, loaded.path);
+  const base = cloudbuildSettings(loaded.config);
+  const build = generateCloudBuild({
+    config: loaded.config,
+    configPath,
+    pipeline: PIPELINE,
+    settings: {
+      ...(flags.builder ? { builder: flags.builder } : {}),
+      ...(flags.cache === false ? { cache: { ...base.cache, enabled: false } } : {}),
+    },
+  });
+  return { text: renderCloudBuildYaml(build, configPath), configPath, build, loaded };
+}
+
+/** `_A=1,BRANCH_NAME=x` (as gcloud takes them), given once or more. */
+function collectSubstitutions(value: string, previous: Record<string, string>): Record<string, string> {
+  const out = { ...previous };
+  for (const pair of value.split(',').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      throw new SitepipeError(
+        'USAGE',
+        `--substitutions ${pair}: expected KEY=VALUE`,
+        'e.g. --substitutions _ENV=staging,BRANCH_NAME=main',
+      );
+    }
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** A secrets file: a YAML/JSON mapping of NAME: value, or KEY=VALUE lines. */
+export function parseSecretsFile(text: string, file: string): Record<string, string> {
+  const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (lines.length > 0 && lines.every((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l))) {
+    return Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  }
+  const data: unknown = parseYaml(text);
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    throw new SitepipeError(
+      'SECRETS_INVALID',
+      `${file} is not a mapping of secret names to values`,
+      'write NAME: value lines',
+    );
+  }
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, String(v)]));
+}
+
+interface LocalFlags {
+  source?: string;
+  substitutions: Record<string, string>;
+  project: string;
+  secrets?: string;
+  secretsFromEnv?: boolean;
+  push: boolean;
+  keepWorkspace?: boolean;
+  config: string;
+}
+
+async function localCommand(file: string, flags: LocalFlags, reporter: Reporter): Promise<void> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new SitepipeError(
+      'CLOUDBUILD_CONFIG_MISSING',
+      `no Cloud Build config at ${path}`,
+      'generate one with `sitepipe cloudbuild --out cloudbuild.yaml`, or name the file',
+    );
+  }
+  const build = parseBuildConfig(text, path);
+  const source = resolve(flags.source ?? (await repoRootOf(dirname(path))));
+  const secrets: Record<string, string> = {};
+  if (flags.secretsFromEnv) {
+    for (const name of definedSecrets(build)) {
+      const value = process.env[name];
+      if (value !== undefined) secrets[name] = value;
+    }
+  }
+  if (flags.secrets)
+    Object.assign(secrets, parseSecretsFile(await readFile(flags.secrets, 'utf8'), flags.secrets));
+  for (const v of Object.values(secrets)) reporter.secret(v);
+  const docker = connectDocker(process.env);
+  await pingDocker(docker);
+  // Registry credentials for `images`: the sitepipe config's settings when there is one, else the Docker config.
+  const sitepipeConfig = await loadConfig(flags.config).catch(() => null);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const result = await runLocalBuild({
+      build,
+      configFile: path,
+      sourceDir: source,
+      docker,
+      log: { line: (l) => reporter.info('cloudbuild', l) },
+      builtIns: await localBuiltIns(source, { projectId: flags.project, configFile: path }),
+      substitutions: flags.substitutions,
+      secrets,
+      dockerSocket: process.env.DOCKER_HOST?.startsWith('unix://')
+        ? process.env.DOCKER_HOST.slice('unix://'.length)
+        : '/var/run/docker.sock',
+      push: flags.push,
+      credentials: sitepipeConfig
+        ? (registry) => resolveCredentials(sitepipeConfig.config, registry, process.env, controller.signal)
+        : undefined,
+      keepWorkspace: flags.keepWorkspace ?? false,
+      signal: controller.signal,
+    });
+    const images = result.images.map((i) => `${i.name}@${i.digest}`);
+    reporter.result(
+      { buildId: result.buildId, status: result.status, images: result.images, workspace: result.workspace },
+      [
+        `build ${result.buildId}: ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s`,
+        ...images.map((i) => `pushed ${i}`),
+        ...(result.workspace ? [`workspace kept: ${result.workspace}`] : []),
+      ].join('\n'),
+    );
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
+
+interface TriggerFlags {
+  config: string;
+  project?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+async function triggerApplyCommand(flags: TriggerFlags, reporter: Reporter): Promise<void> {
+  const { build, configPath, loaded } = await generateForConfig(flags.config);
+  const settings = cloudbuildSettings(loaded.config);
+  if (!settings.trigger) {
+    throw new SitepipeError(
+      'TRIGGER_NOT_CONFIGURED',
+      `${loaded.path} has no cloudbuild.trigger section`,
+      'add cloudbuild: { trigger: { github: { owner, name }, branch: ^main$ } } (see README)',
+    );
+  }
+  const projectId = flags.project ?? settings.projectId ?? process.env.GOOGLE_CLOUD_PROJECT;
+  if (!projectId) {
+    throw new SitepipeError(
+      'PROJECT_MISSING',
+      'no Google Cloud project to create the trigger in',
+      'pass --project, set cloudbuild.projectId, or export GOOGLE_CLOUD_PROJECT',
+    );
+  }
+  const client = connectCloudBuild();
+  try {
+    const result = await applyTrigger({
+      projectId,
+      trigger: settings.trigger,
+      build,
+      client,
+      dryRun: flags.dryRun ?? false,
+    });
+    const name = settings.trigger.name;
+    if (result.request) {
+      reporter.result(
+        { action: result.action, trigger: name, request: result.request, dryRun: true },
+        [
+          `would ${result.action} trigger ${name} in ${projectId} (${configPath}):`,
+          `${result.request.method} ${result.request.path}`,
+          JSON.stringify(result.request.body, null, 2),
+        ].join('\n'),
+      );
+    } else {
+      reporter.result(
+        { action: result.action, trigger: name, id: result.id },
+        `${result.action === 'create' ? 'created' : 'updated'} trigger ${name} (${result.id}) in ${projectId}`,
+      );
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** Adds `sitepipe cloudbuild`, `sitepipe cloudbuild local` and `sitepipe trigger apply`. */
+export function registerCloudbuild(program: Command): void {
+  const cloudbuild = program
+    .command('cloudbuild')
+    .description(
+      'write the Cloud Build config (cloudbuild.yaml) for the pipeline; see also: cloudbuild local',
+    )
+    .option('-c, --config <file>', 'the sitepipe config', DEFAULT_CONFIG_FILE)
+    .option('-o, --out <file>', 'write it here (default: print it)')
+    .option('--check', 'with --out: fail if the file differs from what would be generated')
+    .option(
+      '--builder <image>',
+      'the image sitepipe steps run in (default gcr.io/$PROJECT_ID/sitepipe:<version>)',
+    )
+    .option('--no-cache', 'leave out the cache steps')
+    .action(async (flags: GenerateFlags) => {
+      await guarded(false, async () => {
+        const { text } = await generateForConfig(flags.config, flags);
+        if (!flags.out) {
+          process.stdout.write(text);
+          return;
+        }
+        if (flags.check) {
+          const current = await readFile(flags.out, 'utf8').catch(() => '');
+          if (current !== text) {
+            throw new SitepipeError(
+              'CLOUDBUILD_DRIFT',
+              `${flags.out} is not what \`sitepipe cloudbuild\` generates from ${flags.config}`,
+              `regenerate it: sitepipe cloudbuild --config ${flags.config} --out ${flags.out}`,
+            );
+          }
+          return;
+        }
+        await writeFile(flags.out, text);
+        process.stdout.write(`wrote ${flags.out}\n`);
+      });
+    });
+  cloudbuild
+    .command('local')
+    .description('run a Cloud Build config on the local Docker engine, the way Cloud Build runs it')
+    .argument('[file]', 'the Cloud Build config', 'cloudbuild.yaml')
+    .option('--source <dir>', "what becomes /workspace (default: the file's git work tree)")
+    .option(
+      '--substitutions <pairs>',
+      'KEY=VALUE[,KEY=VALUE…], as gcloud builds submit takes them',
+      collectSubstitutions,
+      {},
+    )
+    .option('--project <id>', '$PROJECT_ID for the build', LOCAL_PROJECT_ID)
+    .option('--secrets <file>', 'values of secretEnv variables: NAME: value (YAML/JSON) or NAME=value lines')
+    .option('--secrets-from-env', 'take secretEnv values from this environment')
+    .option('--no-push', 'leave out pushing images:')
+    .option('--keep-workspace', 'keep the temp /workspace copy for inspection')
+    .option(
+      '-c, --config <file>',
+      'the sitepipe config whose registry credentials push images:',
+      DEFAULT_CONFIG_FILE,
+    )
+    .option('--json', 'print NDJSON events')
+    .action(async (file: string, flags: LocalFlags & { json?: boolean }) => {
+      await guarded(flags.json, (reporter) => localCommand(file, flags, reporter));
+    });
+
+  const trigger = program.command('trigger').description('manage the Cloud Build trigger');
+  trigger
+    .command('apply')
+    .description('create or update the push trigger (cloudbuild.trigger in the config)')
+    .option('-c, --config <file>', 'the sitepipe config', DEFAULT_CONFIG_FILE)
+    .option(
+      '--project <id>',
+      'the Google Cloud project (default cloudbuild.projectId, $GOOGLE_CLOUD_PROJECT)',
+    )
+    .option('-n, --dry-run', 'print the exact request instead of sending it')
+    .option('--json', 'print NDJSON events')
+    .action(async (flags: TriggerFlags) => {
+      await guarded(flags.json, (reporter) => triggerApplyCommand(flags, reporter));
+    });
+}
