@@ -1,68 +1,31 @@
 #!/usr/bin/env node
-import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { type CommonFlags, runContext, withReporter } from './commands/context.js';
+import { registerDeployCommands } from './commands/deploy.js';
 import { registerManifests } from './commands/manifests.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
-import { toSitepipeError } from './errors.js';
-import { type OutputMode, Reporter } from './output.js';
-import { defaultCacheDir } from './paths.js';
 import { PIPELINE } from './pipeline.js';
 import { runPipeline } from './runner.js';
 
-interface RunFlags {
-  config: string;
-  stateDir?: string;
-  dryRun?: boolean;
-  json?: boolean;
-  allowDirty?: boolean;
-}
-
-function outputMode(json: boolean | undefined): OutputMode {
-  if (json) return 'json';
-  return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
-}
-
-async function runCommand(steps: string[], flags: RunFlags): Promise<number> {
-  const reporter = new Reporter(outputMode(flags.json), process.stdout, process.stderr);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  try {
-    const { config, path, siteDir } = await loadConfig(flags.config);
+function runCommand(steps: string[], flags: CommonFlags): Promise<number> {
+  return withReporter(flags, async (reporter, signal) => {
     const outputs = await runPipeline({
       pipeline: PIPELINE,
       only: steps,
       reporter,
-      context: {
-        config,
-        configPath: path,
-        siteDir,
-        stateDir: resolve(flags.stateDir ?? join(dirname(path), '.sitepipe')),
-        cacheDir: defaultCacheDir(process.env),
-        dryRun: flags.dryRun ?? false,
-        allowDirty: flags.allowDirty ?? false,
-        signal: controller.signal,
-        env: process.env,
-      },
+      context: await runContext(flags, signal),
     });
     const pushed = outputs.push;
     if (pushed) {
       const names = pushed.tags.map((t) => `${pushed.repository}:${t}`).join(', ');
       reporter.result({ ...pushed }, `pushed ${names}\ndigest: ${pushed.digest}`);
     }
-    return 0;
-  } catch (e) {
-    reporter.error(toSitepipeError(e));
-    return controller.signal.aborted ? 130 : 1;
-  } finally {
-    reporter.close();
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-  }
+  });
 }
 
 export function buildCli(): Command {
   const program = new Command('sitepipe')
-    .description('Ship a Hugo site from a git commit to an nginx image in a registry')
+    .description('Ship a Hugo site from a git commit to an nginx image in a registry, and on to Kubernetes')
     .exitOverride();
   program
     .command('run')
@@ -76,7 +39,7 @@ export function buildCli(): Command {
     .option('-n, --dry-run', 'mutating steps only say what they would do')
     .option('--json', 'print NDJSON events')
     .option('--allow-dirty', 'build uncommitted changes; tags end in -dirty')
-    .action(async (steps: string[], flags: RunFlags) => {
+    .action(async (steps: string[], flags: CommonFlags) => {
       process.exitCode = await runCommand(steps, flags);
     });
   program
@@ -91,6 +54,7 @@ export function buildCli(): Command {
       }
     });
   registerManifests(program, loadConfig);
+  registerDeployCommands(program);
   return program;
 }
 

@@ -1,3 +1,4 @@
+import { deploy } from '../steps/deploy.js';
 import { hugo } from '../steps/hugo.js';
 import { image } from '../steps/image.js';
 import { push } from '../steps/push.js';
@@ -9,4 +10,4 @@ import { tag } from '../steps/tag.js';
 import type { AnyStep } from './runner.js';
 
 /** The pipeline's order, declared once. The only place pipeline/ imports steps. */
-export const PIPELINE: readonly AnyStep[] = [source, tag, hugo, pygments, render, image, smoke, push];
+export const PIPELINE: readonly AnyStep[] = [source, tag, hugo, pygments, render, image, smoke, push, deploy];

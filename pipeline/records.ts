@@ -77,6 +77,13 @@ export const pushRecord = z.object({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
 });
 
+export const deployRecord = z.object({
+  /** false when the config has no deploy: section. */
+  deployed: z.boolean(),
+  image: z.string().nullable(),
+  previousImage: z.string().nullable(),
+});
+
 export const records = {
   source: sourceRecord,
   tag: tagRecord,
@@ -86,6 +93,7 @@ export const records = {
   image: imageRecord,
   smoke: smokeRecord,
   push: pushRecord,
+  deploy: deployRecord,
 } as const;
 
 export type Outputs = { [K in keyof typeof records]: z.infer<(typeof records)[K]> };
@@ -98,3 +106,4 @@ export type RenderResult = Outputs['render'];
 export type BuiltImage = Outputs['image'];
 export type SmokeResult = Outputs['smoke'];
 export type PushResult = Outputs['push'];
+export type DeployResult = Outputs['deploy'];

@@ -144,6 +144,38 @@ export class RegistryClient {
     return res.status === 404 ? null : (header(res, 'docker-content-digest') ?? null);
   }
 
+  /** Every tag of a repository, following the registry's pagination. */
+  async listTags(path: string): Promise<string[]> {
+    const tags: string[] = [];
+    let next: string | null = `/v2/${path}/tags/list?n=1000`;
+    while (next) {
+      const res = await this.call(next, { scope: pullScope(path), expect: [404] });
+      if (res.status === 404) {
+        await drain(res);
+        return [];
+      }
+      tags.push(
+        ...((
+          JSON.parse((await readAll(res, 16 * 1024 * 1024)).toString('utf8')) as { tags?: string[] | null }
+        ).tags ?? []),
+      );
+      next = /<([^>]+)>;\s*rel="next"/.exec(header(res, 'link') ?? '')?.[1] ?? null;
+    }
+    return tags;
+  }
+
+  /** The labels in an image's config, e.g. the commit it was built from. */
+  async imageLabels(path: string, digest: string): Promise<Record<string, string>> {
+    const manifest = await this.getManifest(path, digest);
+    if (!manifest) return {};
+    const config = (JSON.parse(manifest.body.toString('utf8')) as ImageManifest).config;
+    if (!config) return {};
+    const blob = JSON.parse((await this.getBlob(path, config.digest)).toString('utf8')) as {
+      config?: { Labels?: Record<string, string> | null };
+    };
+    return blob.config?.Labels ?? {};
+  }
+
   async getManifest(path: string, ref: string): Promise<FetchedManifest | null> {
     const res = await this.call(`/v2/${path}/manifests/${ref}`, {
       scope: pullScope(path),

@@ -220,6 +220,48 @@ function trim(value: string, pattern: string, side: 'prefix' | 'suffix', longest
   return value;
 }
 
+type Expansion = [
+  RegExp,
+  (m: RegExpExecArray, value: string, raw: string | undefined, word: (text: string) => string) => string,
+];
+
+/** The bash operators after a name, each with what it does to the value. */
+const EXPANSIONS: readonly Expansion[] = [
+  [/^:-(.*)$/s, (m, value, _raw, word) => (value === '' ? word(m[1] ?? '') : value)],
+  [/^-(.*)$/s, (m, value, raw, word) => (raw === undefined ? word(m[1] ?? '') : value)],
+  [/^:\+(.*)$/s, (m, value, _raw, word) => (value === '' ? '' : word(m[1] ?? ''))],
+  [
+    /^:\s*(-?\d+)(?::\s*(-?\d+))?$/,
+    (m, value) => {
+      let start = Number(m[1]);
+      if (start < 0) start = Math.max(0, value.length + start);
+      if (m[2] === undefined) return value.slice(start);
+      const length = Number(m[2]);
+      return length < 0
+        ? value.slice(start, Math.max(start, value.length + length))
+        : value.slice(start, start + length);
+    },
+  ],
+  [/^(##?)(.*)$/s, (m, value, _raw, word) => trim(value, word(m[2] ?? ''), 'prefix', m[1] === '##')],
+  [/^(%%?)(.*)$/s, (m, value, _raw, word) => trim(value, word(m[2] ?? ''), 'suffix', m[1] === '%%')],
+  [
+    /^\/([/#%]?)((?:\\.|[^/])*)(?:\/(.*))?$/s,
+    (m, value, _raw, word) => {
+      const mode = m[1] ?? '';
+      const pattern = globSource(word(m[2] ?? ''));
+      const replacement = word(m[3] ?? '');
+      if (pattern === '') return value;
+      const source = mode === '#' ? `^(?:${pattern})` : mode === '%' ? `(?:${pattern})$` : pattern;
+      // Bash matches the longest string at each position, as greedy regexes do.
+      return value.replace(new RegExp(source, mode === '/' ? 'gs' : 's'), () => replacement);
+    },
+  ],
+  [/^\^\^$/, (_m, value) => value.toUpperCase()],
+  [/^,,$/, (_m, value) => value.toLowerCase()],
+  [/^\^$/, (_m, value) => value.charAt(0).toUpperCase() + value.slice(1)],
+  [/^,$/, (_m, value) => value.charAt(0).toLowerCase() + value.slice(1)],
+];
+
 /**
  * Bash parameter expansion of `${expr}` for the ops listed in the module comment. `get` returns
  * a variable's value (undefined when unset); `word` expands nested references in operands.
@@ -235,36 +277,11 @@ export function expandParameter(
   const op = expr.slice(key.length);
   const raw = get(key);
   const value = raw ?? '';
-  let m: RegExpExecArray | null;
   if (op === '') return value;
-  if ((m = /^:-(.*)$/s.exec(op))) return value === '' ? word(m[1] ?? '') : value;
-  if ((m = /^-(.*)$/s.exec(op))) return raw === undefined ? word(m[1] ?? '') : value;
-  if ((m = /^:\+(.*)$/s.exec(op))) return value === '' ? '' : word(m[1] ?? '');
-  if ((m = /^:\s*(-?\d+)(?::\s*(-?\d+))?$/.exec(op))) {
-    let start = Number(m[1]);
-    if (start < 0) start = Math.max(0, value.length + start);
-    if (m[2] === undefined) return value.slice(start);
-    const length = Number(m[2]);
-    return length < 0
-      ? value.slice(start, Math.max(start, value.length + length))
-      : value.substr(start, length);
+  for (const [re, apply] of EXPANSIONS) {
+    const m = re.exec(op);
+    if (m) return apply(m, value, raw, word);
   }
-  if ((m = /^(##?)(.*)$/s.exec(op))) return trim(value, word(m[2] ?? ''), 'prefix', m[1] === '##');
-  if ((m = /^(%%?)(.*)$/s.exec(op))) return trim(value, word(m[2] ?? ''), 'suffix', m[1] === '%%');
-  if ((m = /^\/([/#%]?)((?:\\.|[^/])*)(?:\/(.*))?$/s.exec(op))) {
-    const mode = m[1] ?? '';
-    const pattern = globSource(word(m[2] ?? ''));
-    const replacement = word(m[3] ?? '');
-    if (pattern === '') return value;
-    const source = mode === '#' ? `^(?:${pattern})` : mode === '%' ? `(?:${pattern})$` : pattern;
-    // Bash matches the longest string at each position, as greedy regexes do.
-    const re = new RegExp(source, mode === '/' ? 'gs' : 's');
-    return value.replace(re, () => replacement);
-  }
-  if (op === '^^') return value.toUpperCase();
-  if (op === ',,') return value.toLowerCase();
-  if (op === '^') return value.charAt(0).toUpperCase() + value.slice(1);
-  if (op === ',') return value.charAt(0).toLowerCase() + value.slice(1);
   throw new Error(`unsupported parameter expansion \${${expr}}`);
 }
 

@@ -26,19 +26,29 @@ export type RolloutState =
 export function rolloutState(dep: DeploymentState): RolloutState {
   const generation = dep.metadata?.generation;
   const status = dep.status;
-  if (generation === undefined || status?.observedGeneration === undefined || status.observedGeneration < generation) {
+  if (
+    generation === undefined ||
+    status?.observedGeneration === undefined ||
+    status.observedGeneration < generation
+  ) {
     return { phase: 'progressing', message: 'waiting for the controller to see the new spec' };
   }
   const progressing = status.conditions?.find((c) => c.type === 'Progressing');
   if (progressing?.reason === 'ProgressDeadlineExceeded') {
-    return { phase: 'failed', reason: 'ProgressDeadlineExceeded', message: progressing.message ?? 'progress deadline exceeded' };
+    return {
+      phase: 'failed',
+      reason: 'ProgressDeadlineExceeded',
+      message: progressing.message ?? 'progress deadline exceeded',
+    };
   }
   const want = dep.spec?.replicas ?? 1;
   const updated = status.updatedReplicas ?? 0;
   const total = status.replicas ?? 0;
   const available = status.availableReplicas ?? 0;
   if (updated < want) return { phase: 'progressing', message: `${updated} of ${want} replicas updated` };
-  if (total > updated) return { phase: 'progressing', message: `${total - updated} old replica(s) pending termination` };
-  if (available < updated) return { phase: 'progressing', message: `${available} of ${updated} updated replicas available` };
+  if (total > updated)
+    return { phase: 'progressing', message: `${total - updated} old replica(s) pending termination` };
+  if (available < updated)
+    return { phase: 'progressing', message: `${available} of ${updated} updated replicas available` };
   return { phase: 'complete', message: `${updated} of ${want} replicas updated and available` };
 }

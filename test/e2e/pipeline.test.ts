@@ -120,6 +120,7 @@ describe.each(['oci', 'docker'])(
         'image',
         'smoke',
         'push',
+        'deploy',
       ]);
 
       const newSite = await serve(`${repository}:${second}`, port);

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { type DeploymentState, rolloutState } from '../../pipeline/kube/rollout-status.js';
 
-const dep = (status: NonNullable<DeploymentState['status']>, generation = 2, replicas = 3): DeploymentState => ({
+const dep = (
+  status: NonNullable<DeploymentState['status']>,
+  generation = 2,
+  replicas = 3,
+): DeploymentState => ({
   metadata: { generation },
   spec: { replicas },
   status,
@@ -9,9 +13,10 @@ const dep = (status: NonNullable<DeploymentState['status']>, generation = 2, rep
 
 describe('rolloutState (kubectl rollout status rules)', () => {
   it('waits until the controller has observed the new generation', () => {
-    expect(rolloutState(dep({ observedGeneration: 1, replicas: 3, updatedReplicas: 3, availableReplicas: 3 })).phase).toBe(
-      'progressing',
-    );
+    expect(
+      rolloutState(dep({ observedGeneration: 1, replicas: 3, updatedReplicas: 3, availableReplicas: 3 }))
+        .phase,
+    ).toBe('progressing');
   });
 
   it('does not call a Deployment without status done (kubectl does)', () => {
@@ -19,17 +24,27 @@ describe('rolloutState (kubectl rollout status rules)', () => {
   });
 
   it.each([
-    [{ observedGeneration: 2, replicas: 4, updatedReplicas: 1, availableReplicas: 3 }, '1 of 3 replicas updated'],
-    [{ observedGeneration: 2, replicas: 4, updatedReplicas: 3, availableReplicas: 3 }, '1 old replica(s) pending termination'],
-    [{ observedGeneration: 2, replicas: 3, updatedReplicas: 3, availableReplicas: 2 }, '2 of 3 updated replicas available'],
+    [
+      { observedGeneration: 2, replicas: 4, updatedReplicas: 1, availableReplicas: 3 },
+      '1 of 3 replicas updated',
+    ],
+    [
+      { observedGeneration: 2, replicas: 4, updatedReplicas: 3, availableReplicas: 3 },
+      '1 old replica(s) pending termination',
+    ],
+    [
+      { observedGeneration: 2, replicas: 3, updatedReplicas: 3, availableReplicas: 2 },
+      '2 of 3 updated replicas available',
+    ],
   ])('progressing: %j', (status, message) => {
     expect(rolloutState(dep(status))).toEqual({ phase: 'progressing', message });
   });
 
   it('is complete when all replicas are updated and available and old ones are gone', () => {
-    expect(rolloutState(dep({ observedGeneration: 2, replicas: 3, updatedReplicas: 3, availableReplicas: 3 })).phase).toBe(
-      'complete',
-    );
+    expect(
+      rolloutState(dep({ observedGeneration: 2, replicas: 3, updatedReplicas: 3, availableReplicas: 3 }))
+        .phase,
+    ).toBe('complete');
   });
 
   it('fails on ProgressDeadlineExceeded', () => {
@@ -38,7 +53,9 @@ describe('rolloutState (kubectl rollout status rules)', () => {
         observedGeneration: 2,
         replicas: 4,
         updatedReplicas: 1,
-        conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'too slow' }],
+        conditions: [
+          { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'too slow' },
+        ],
       }),
     );
     expect(state).toEqual({ phase: 'failed', reason: 'ProgressDeadlineExceeded', message: 'too slow' });

@@ -1,0 +1,170 @@
+/**
+ * Services: Endpoints objects from the pods a Service selects (ready and not-ready
+ * addresses), a LoadBalancer address, and, with real containers, one loopback TCP proxy
+ * per Service port (see runtime/proxy.ts) announced in an annotation on the Service.
+ */
+import { TcpProxy } from '../runtime/proxy.js';
+import type { KubeObject } from '../types.js';
+import { asArray, asNumber, asString, asStringMap, deepEqual, getPath, isObject, type JsonObject } from '../util.js';
+import { type ControllerContext, NODE_NAME, SIM_PREFIX } from './context.js';
+import type { Kubelet } from './kubelet.js';
+import { isPodReady } from './replicaset.js';
+
+/** `proxy.kube-sim.sitepipe.dev/<service port>: 127.0.0.1:<proxy port>` on the Service. */
+export const PROXY_ANNOTATION_PREFIX = `proxy.${SIM_PREFIX}/`;
+
+function selectorOf(svc: KubeObject): Record<string, string> | undefined {
+  const sel = getPath(svc, 'spec', 'selector');
+  if (!isObject(sel) || Object.keys(sel).length === 0) return undefined;
+  return asStringMap(sel);
+}
+
+const matches = (sel: Record<string, string>) => (labels: Record<string, string>) =>
+  Object.entries(sel).every(([k, v]) => labels[k] === v);
+
+/** A Service port's targetPort on a pod: a number, or a named container port. */
+function targetPort(pod: KubeObject, servicePort: unknown): number {
+  const target = getPath(servicePort, 'targetPort') ?? getPath(servicePort, 'port');
+  if (typeof target === 'number') return target;
+  for (const c of asArray(getPath(pod, 'spec', 'containers')))
+    for (const p of asArray(getPath(c, 'ports'))) if (getPath(p, 'name') === target) return asNumber(getPath(p, 'containerPort')) ?? 0;
+  return Number(target) || 0;
+}
+
+export class ServiceController {
+  private readonly proxies = new Map<string, TcpProxy>();
+  private readonly starting = new Set<string>();
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly kubelet: Kubelet,
+    private readonly realContainers: boolean,
+  ) {}
+
+  reconcile(): void {
+    const live = new Set<string>();
+    for (const svc of this.ctx.api.list(this.ctx.types.services, undefined)) {
+      this.ctx.tryWrite(() => this.syncEndpoints(svc));
+      this.ctx.tryWrite(() => this.syncLoadBalancer(svc));
+      if (this.realContainers && selectorOf(svc)) {
+        for (const port of asArray(getPath(svc, 'spec', 'ports'))) {
+          const key = `${svc.metadata.uid}/${getPath(port, 'port')}`;
+          live.add(key);
+          if (!this.proxies.has(key) && !this.starting.has(key)) void this.startProxy(svc, port, key);
+        }
+      }
+    }
+    for (const [key, proxy] of this.proxies) {
+      if (live.has(key)) continue;
+      this.proxies.delete(key);
+      void proxy.close();
+    }
+  }
+
+  /** The proxy port of a Service port (the first port when none is given). */
+  proxyPort(svc: KubeObject, port?: number): number | undefined {
+    const ports = asArray(getPath(svc, 'spec', 'ports'));
+    const p = port ?? asNumber(getPath(ports[0], 'port'));
+    return this.proxies.get(`${svc.metadata.uid}/${p}`)?.port;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.proxies.values()].map((p) => p.close()));
+    this.proxies.clear();
+  }
+
+  private async startProxy(svc: KubeObject, port: unknown, key: string): Promise<void> {
+    this.starting.add(key);
+    const ns = svc.metadata.namespace ?? 'default';
+    const name = svc.metadata.name ?? '';
+    try {
+      const proxy = await TcpProxy.start(() => {
+        const current = this.ctx.api.tryGet(this.ctx.types.services, ns, name);
+        const sel = current && selectorOf(current);
+        if (!sel) return [];
+        return this.kubelet
+          .backends(ns, matches(sel))
+          .filter((b) => b.ready && !b.terminating && b.hostPort !== undefined)
+          .map((b) => b.hostPort as number);
+      });
+      this.proxies.set(key, proxy);
+      this.ctx.tryWrite(() => {
+        const current = this.ctx.api.tryGet(this.ctx.types.services, ns, name);
+        if (!current || current.metadata.uid !== svc.metadata.uid) return;
+        current.metadata.annotations = {
+          ...(current.metadata.annotations ?? {}),
+          [`${PROXY_ANNOTATION_PREFIX}${getPath(port, 'port')}`]: `127.0.0.1:${proxy.port}`,
+        };
+        this.ctx.api.write(this.ctx.types.services, current, 'kube-sim');
+      });
+    } finally {
+      this.starting.delete(key);
+      this.ctx.trigger();
+    }
+  }
+
+  private syncEndpoints(svc: KubeObject): void {
+    const sel = selectorOf(svc);
+    if (!sel) return;
+    const ns = svc.metadata.namespace ?? 'default';
+    const pods = this.ctx.api
+      .list(this.ctx.types.pods, ns)
+      .filter((p) => matches(sel)(p.metadata.labels ?? {}) && !p.metadata.deletionTimestamp && getPath(p, 'status', 'podIP'));
+    const ports = asArray(getPath(svc, 'spec', 'ports'));
+    const address = (p: KubeObject) => ({
+      ip: asString(getPath(p, 'status', 'podIP')) ?? '127.0.0.1',
+      nodeName: NODE_NAME,
+      targetRef: { kind: 'Pod', namespace: ns, name: p.metadata.name, uid: p.metadata.uid },
+    });
+    const subsetPorts = (p: KubeObject | undefined, hostPort?: number) =>
+      ports.map((sp) => ({
+        ...(asString(getPath(sp, 'name')) ? { name: asString(getPath(sp, 'name')) } : {}),
+        port: hostPort ?? (p ? targetPort(p, sp) : 0),
+        protocol: asString(getPath(sp, 'protocol')) ?? 'TCP',
+      }));
+    let subsets: JsonObject[];
+    if (this.realContainers) {
+      subsets = pods.flatMap((p) => {
+        const hostPort = this.kubelet.hostPort(ns, p.metadata.name ?? '');
+        if (hostPort === undefined) return [];
+        const key = isPodReady(p) ? 'addresses' : 'notReadyAddresses';
+        return [{ [key]: [address(p)], ports: subsetPorts(p, hostPort) }];
+      });
+    } else {
+      const ready = pods.filter(isPodReady).map(address);
+      const notReady = pods.filter((p) => !isPodReady(p)).map(address);
+      subsets =
+        pods.length === 0
+          ? []
+          : [
+              {
+                ...(ready.length ? { addresses: ready } : {}),
+                ...(notReady.length ? { notReadyAddresses: notReady } : {}),
+                ports: subsetPorts(pods[0]),
+              },
+            ];
+    }
+    const existing = this.ctx.api.tryGet(this.ctx.types.endpoints, ns, svc.metadata.name ?? '');
+    const next: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: {
+        ...(existing?.metadata ?? {}),
+        name: svc.metadata.name,
+        namespace: ns,
+        ...(svc.metadata.labels ? { labels: svc.metadata.labels } : {}),
+      },
+      ...(subsets.length ? { subsets } : {}),
+    };
+    if (existing && deepEqual(existing.subsets, next.subsets) && deepEqual(existing.metadata.labels, next.metadata.labels))
+      return;
+    this.ctx.api.write(this.ctx.types.endpoints, next, 'endpoint-controller');
+  }
+
+  private syncLoadBalancer(svc: KubeObject): void {
+    if (getPath(svc, 'spec', 'type') !== 'LoadBalancer') return;
+    const want = { loadBalancer: { ingress: [{ ip: '127.0.0.1', ipMode: 'VIP' }] } };
+    if (deepEqual(svc.status, want)) return;
+    this.ctx.api.write(this.ctx.types.services, { ...svc, status: want }, 'service-controller', 'status');
+  }
+}
