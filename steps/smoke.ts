@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { create as createTar } from 'tar';
 import { connectDocker, pingDocker, pullImage } from '../pipeline/clients/docker.js';
+import { mapLimit } from '../pipeline/concurrency.js';
 import { SitepipeError } from '../pipeline/errors.js';
 import { HEALTH_PATH, LISTEN_CONF_DIR, listenConf } from '../pipeline/nginx.js';
 import { parseRepository } from '../pipeline/reference.js';
@@ -102,25 +103,20 @@ async function waitUntilServing(container: Docker.Container, base: string, deadl
 
 /** Fetches every path; returns "path: status" for each that is not a 200. */
 async function fetchAll(base: string, paths: readonly string[], signal: AbortSignal): Promise<string[]> {
-  const failures: string[] = [];
-  const queue = [...paths];
-  const worker = async () => {
-    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
-      const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-      const res = await fetch(`${base}${path}`, {
-        signal: AbortSignal.any([signal, timeout]),
-        redirect: 'manual',
+  const results = await mapLimit(paths, CONCURRENCY, async (path) => {
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const status = await fetch(`${base}${path}`, {
+      signal: AbortSignal.any([signal, timeout]),
+      redirect: 'manual',
+    })
+      .then(async (r) => {
+        await r.arrayBuffer();
+        return String(r.status);
       })
-        .then(async (r) => {
-          await r.arrayBuffer();
-          return String(r.status);
-        })
-        .catch((e: Error) => e.message);
-      if (res !== '200') failures.push(`${path}: ${res}`);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return failures;
+      .catch((e: Error) => e.message);
+    return status === '200' ? null : `${path}: ${status}`;
+  });
+  return results.filter((r): r is string => r !== null);
 }
 
 /** Runs the built image before anything is pushed and fetches every page of the sitemap. */

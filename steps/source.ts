@@ -1,10 +1,38 @@
 import { dirname } from 'node:path';
 import { changedPaths, head, repoRoot, sourceUrl } from '../pipeline/clients/git.js';
 import { SitepipeError } from '../pipeline/errors.js';
-import { defineStep } from '../pipeline/step.js';
+import type { SourceInfo } from '../pipeline/records.js';
+import { defineStep, type RunContext } from '../pipeline/step.js';
 
 /** How many changed paths a dirty-tree error lists. */
 const LIST_LIMIT = 10;
+
+/**
+ * Cloud Build may check a commit out without its .git directory; its steps then get the
+ * commit from COMMIT_SHA (and the branch from BRANCH_NAME), which the generated cloudbuild.yaml
+ * passes to this step. The commit time is SOURCE_DATE_EPOCH when set, else now (with a
+ * warning: the image's created label then differs from run to run). Null when there is no
+ * such commit in the environment.
+ */
+function sourceFromBuildEnv(ctx: RunContext): SourceInfo | null {
+  const commit = ctx.env.COMMIT_SHA ?? '';
+  if (!/^[0-9a-f]{40}$/.test(commit)) return null;
+  const epoch = ctx.env.SOURCE_DATE_EPOCH;
+  const commitTime = epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
+  ctx.log.warn(
+    `${ctx.siteDir} is not in a git work tree; using COMMIT_SHA ${commit.slice(0, 12)} from the build`,
+  );
+  if (!epoch)
+    ctx.log.warn('no SOURCE_DATE_EPOCH: the image is labelled with the build time, not the commit time');
+  return {
+    commit,
+    shortSha: commit.slice(0, ctx.config.tags.commitLength),
+    branch: ctx.env.BRANCH_NAME || null,
+    commitTime: commitTime.toISOString(),
+    dirty: false,
+    sourceUrl: null,
+  };
+}
 
 /** Reads the commit being shipped; refuses a site that differs from it unless --allow-dirty. */
 export const source = defineStep({
@@ -13,7 +41,14 @@ export const source = defineStep({
   mutates: false,
   description: 'read the commit, branch and work-tree state from git',
   async run(ctx) {
-    const root = await repoRoot(ctx.siteDir, ctx.signal);
+    let root: string;
+    try {
+      root = await repoRoot(ctx.siteDir, ctx.signal);
+    } catch (e) {
+      const fromEnv = sourceFromBuildEnv(ctx);
+      if (fromEnv) return fromEnv;
+      throw e;
+    }
     const info = await head(root, ctx.signal);
     const branch = info.branch ?? ctx.env.BRANCH_NAME ?? null;
     // What goes into the image: the site and its config. Other changes in the repo do not matter.

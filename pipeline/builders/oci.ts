@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { type BlobSource, type Descriptor, MEDIA, type RegistryClient } from '../clients/registry.js';
+import { mapLimit } from '../concurrency.js';
 import { imageLabels } from '../labels.js';
 import { LISTEN_CONF_PATH, listenConf, SERVER_CONF_PATH, SITE_ROOT, serverConf } from '../nginx.js';
 import { BlobStore } from '../oci/blob-store.js';
@@ -20,18 +21,6 @@ const BUILD_CONCURRENCY = 2;
 
 export function ociStore(cacheDir: string): BlobStore {
   return new BlobStore(join(cacheDir, 'oci'));
-}
-
-async function eachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Reuses a layer built before from the same inputs; otherwise tars and gzips it into the store. */
@@ -145,13 +134,9 @@ export async function buildWithOci(
       { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
     ],
   });
-  const layers: SiteLayer[] = new Array(planned.length);
-  await eachLimit([...planned.keys()], BUILD_CONCURRENCY, async (i) => {
-    layers[i] = await materialize(planned[i] as PlannedLayer, store, mtime, {
-      client: target.client,
-      path: targetRef.path,
-    });
-  });
+  const layers = await mapLimit(planned, BUILD_CONCURRENCY, (layer) =>
+    materialize(layer, store, mtime, { client: target.client, path: targetRef.path }),
+  );
 
   const labels = {
     ...imageLabels(source, tag, ctx.config.image.base),
@@ -182,7 +167,7 @@ export async function buildWithOci(
   };
   let uploadedBytes = 0;
   const blobs = [...image.layers, image.configDescriptor];
-  await eachLimit(blobs, UPLOAD_CONCURRENCY, async (d) => {
+  await mapLimit(blobs, UPLOAD_CONCURRENCY, async (d) => {
     // Base layers in the same registry are mounted from the base repository: no bytes move.
     const from = sameRegistry && !siteDigests.has(d.digest) ? baseRef.path : undefined;
     const sent = await target.client.pushBlob(targetRef.path, d, sourceOf(d), from);

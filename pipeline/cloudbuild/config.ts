@@ -87,8 +87,15 @@ export const cloudbuildConfigSchema = z
       .optional(),
     /** The image every sitepipe step runs in; $PROJECT_ID and user substitutions are allowed. */
     builder: z.string().min(1).optional(),
-    /** The standard Docker builder, used by the cache steps. */
+    /** The standard Docker builder, used by the cache steps (and the image build with imageStep: docker-builder). */
     dockerBuilder: z.string().min(1).default('gcr.io/cloud-builders/docker'),
+    /**
+     * sitepipe: the image step runs `sitepipe run image` (either image.builder; the Docker path
+     * reaches the build machine's engine through /var/run/docker.sock). docker-builder (Docker
+     * path only): sitepipe writes the build context, the standard Docker builder runs
+     * `docker build`, and sitepipe tags the result and records it.
+     */
+    imageStep: z.enum(['sitepipe', 'docker-builder']).default('sitepipe'),
     /** The whole build's time limit (Cloud Build allows at most 24 h). */
     timeoutSeconds: z
       .number()

@@ -35,6 +35,10 @@ export const CACHE_HOME = `${STATE_DIR}/cache`;
 /** Hugo's resourceDir (processed images, SCSS), kept with the cache instead of in the site. */
 export const HUGO_RESOURCE_DIR = `${CACHE_HOME}/hugo-resources`;
 export const CACHE_IMAGE_SUBSTITUTION = '_SITEPIPE_CACHE_IMAGE';
+/** With imageStep: docker-builder, where sitepipe lays out the Docker build context. */
+export const DOCKER_CONTEXT = `${STATE_DIR}/docker-context`;
+/** With imageStep: docker-builder, the engine-local name of the image the Docker builder builds. */
+export const DOCKER_BUILD_REF = 'sitepipe-build:$BUILD_ID';
 export const CACHE_RESTORE_ID = 'cache-restore';
 export const CACHE_SAVE_ID = 'cache-save';
 
@@ -46,6 +50,7 @@ const STEP_TIMEOUTS: Record<string, number> = {
   pygments: 600,
   render: 900,
   image: 1800,
+  'image-build': 1800,
   push: 900,
   [CACHE_RESTORE_ID]: 600,
   [CACHE_SAVE_ID]: 600,
@@ -131,25 +136,57 @@ export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
   });
 
   if (cache) steps.push(cacheStep(CACHE_RESTORE_ID, RESTORE_SCRIPT, ['-']));
+  const sitepipeStep = (id: string, args: string[], waitFor: string[], env: string[] = []): BuildStep => ({
+    id,
+    name: builder,
+    entrypoint: 'sitepipe',
+    args: [...args, '--config', configPath, '--state-dir', STATE_DIR],
+    env: [
+      'CI=true',
+      `XDG_CACHE_HOME=${CACHE_HOME}`,
+      `HUGO_RESOURCEDIR=${HUGO_RESOURCE_DIR}`,
+      ...env,
+      ...userEnv,
+    ],
+    waitFor: waitFor.length > 0 ? waitFor : ['-'],
+    timeout: timeout(id, extraTimeouts, buildSeconds),
+  });
+  const dockerBuilderImage = settings.imageStep === 'docker-builder';
+  if (dockerBuilderImage && opts.config.image.builder !== 'docker') {
+    throw new SitepipeError(
+      'CLOUDBUILD_GENERATE_FAILED',
+      `cloudbuild.imageStep is docker-builder, but image.builder is ${opts.config.image.builder}`,
+      'the Docker builder builds only the Docker path: set image.builder: docker, or cloudbuild.imageStep: sitepipe',
+    );
+  }
+
   for (const step of opts.pipeline) {
     const waitFor: string[] = [...step.needs];
     if (cache && CACHE_READERS.has(step.name)) waitFor.push(CACHE_RESTORE_ID);
-    steps.push({
-      id: step.name,
-      name: builder,
-      entrypoint: 'sitepipe',
-      args: ['run', step.name, '--config', configPath, '--state-dir', STATE_DIR],
-      env: [
-        'CI=true',
-        `XDG_CACHE_HOME=${CACHE_HOME}`,
-        `HUGO_RESOURCEDIR=${HUGO_RESOURCE_DIR}`,
+    if (dockerBuilderImage && step.name === 'image') {
+      // sitepipe lays out the context, the standard Docker builder builds it, sitepipe tags and records it.
+      steps.push(
+        sitepipeStep('image-context', ['cloudbuild', 'docker-context', '--out', DOCKER_CONTEXT], waitFor),
+        {
+          id: 'image-build',
+          name: settings.dockerBuilder,
+          args: ['build', '--network=host', '--tag', DOCKER_BUILD_REF, DOCKER_CONTEXT],
+          waitFor: ['image-context'],
+          timeout: timeout('image-build', extraTimeouts, buildSeconds),
+        },
+        sitepipeStep('image', ['cloudbuild', 'docker-image', DOCKER_BUILD_REF], ['image-build']),
+      );
+      continue;
+    }
+    steps.push(
+      sitepipeStep(
+        step.name,
+        ['run', step.name],
+        waitFor,
         // Cloud Build checks out a detached HEAD, and may leave out .git: the source step reads these.
-        ...(step.name === 'source' ? ['BRANCH_NAME=$BRANCH_NAME', 'COMMIT_SHA=$COMMIT_SHA'] : []),
-        ...userEnv,
-      ],
-      waitFor: waitFor.length > 0 ? waitFor : ['-'],
-      timeout: timeout(step.name, extraTimeouts, buildSeconds),
-    });
+        step.name === 'source' ? ['BRANCH_NAME=$BRANCH_NAME', 'COMMIT_SHA=$COMMIT_SHA'] : [],
+      ),
+    );
     if (cache && step.name === 'render') steps.push(cacheStep(CACHE_SAVE_ID, SAVE_SCRIPT, ['render']));
   }
   if (cache && !steps.some((s) => s.id === CACHE_SAVE_ID)) {

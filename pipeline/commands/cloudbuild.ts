@@ -1,11 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
-import type { Command } from 'commander';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { resolveCredentials } from '../clients/credentials.js';
 import { connectDocker, pingDocker } from '../clients/docker.js';
 import { type BuildConfig, parseBuildConfig } from '../cloudbuild/build-config.js';
 import { cloudbuildSettings } from '../cloudbuild/config.js';
+import { adoptDockerImage, writeDockerContext } from '../cloudbuild/docker-context.js';
 import { generateCloudBuild, renderCloudBuildYaml } from '../cloudbuild/generate.js';
 import { definedSecrets, runLocalBuild } from '../cloudbuild/local.js';
 import { applyTrigger, connectCloudBuild } from '../cloudbuild/trigger.js';
@@ -61,12 +62,13 @@ interface GenerateFlags {
   check?: boolean;
   builder?: string;
   cache?: boolean;
+  imageStep?: 'sitepipe' | 'docker-builder';
 }
 
 /** The generated config and its text for the site of `configFile`. */
 export async function generateForConfig(
   configFile: string,
-  flags: { builder?: string; cache?: boolean } = {},
+  flags: Pick<GenerateFlags, 'builder' | 'cache' | 'imageStep'> = {},
 ): Promise<{ text: string; configPath: string; build: BuildConfig; loaded: LoadedConfig }> {
   const loaded = await loadConfig(configFile);
   const root = await repoRootOf(dirname(loaded.path));
@@ -79,6 +81,7 @@ export async function generateForConfig(
     settings: {
       ...(flags.builder ? { builder: flags.builder } : {}),
       ...(flags.cache === false ? { cache: { ...base.cache, enabled: false } } : {}),
+      ...(flags.imageStep ? { imageStep: flags.imageStep } : {}),
     },
   });
   return { text: renderCloudBuildYaml(build, configPath), configPath, build, loaded };
@@ -256,14 +259,24 @@ export function registerCloudbuild(program: Command): void {
     .description(
       'write the Cloud Build config (cloudbuild.yaml) for the pipeline; see also: cloudbuild local',
     )
-    .option('-c, --config <file>', 'the sitepipe config', DEFAULT_CONFIG_FILE)
-    .option('-o, --out <file>', 'write it here (default: print it)')
+    .option(
+      '-c, --config <file>',
+      'the sitepipe config (for every cloudbuild subcommand too)',
+      DEFAULT_CONFIG_FILE,
+    )
+    .option('-o, --out <file>', 'write it here (default: print it); docker-context: the context dir')
     .option('--check', 'with --out: fail if the file differs from what would be generated')
     .option(
       '--builder <image>',
       'the image sitepipe steps run in (default gcr.io/$PROJECT_ID/sitepipe:<version>)',
     )
     .option('--no-cache', 'leave out the cache steps')
+    .addOption(
+      new Option(
+        '--image-step <how>',
+        'sitepipe: `sitepipe run image`; docker-builder: the standard Docker builder builds the Docker path',
+      ).choices(['sitepipe', 'docker-builder']),
+    )
     .action(async (flags: GenerateFlags) => {
       await guarded(false, async () => {
         const { text } = await generateForConfig(flags.config, flags);
@@ -302,14 +315,56 @@ export function registerCloudbuild(program: Command): void {
     .option('--secrets-from-env', 'take secretEnv values from this environment')
     .option('--no-push', 'leave out pushing images:')
     .option('--keep-workspace', 'keep the temp /workspace copy for inspection')
-    .option(
-      '-c, --config <file>',
-      'the sitepipe config whose registry credentials push images:',
-      DEFAULT_CONFIG_FILE,
-    )
     .option('--json', 'print NDJSON events')
-    .action(async (file: string, flags: LocalFlags & { json?: boolean }) => {
+    .action(async (file: string, _flags: unknown, cmd: Command) => {
+      // --config belongs to `cloudbuild` (Commander hands a parent's options to the parent
+      // wherever they stand): here it names the config whose registry credentials push images:.
+      const flags = cmd.optsWithGlobals<LocalFlags & { json?: boolean }>();
       await guarded(flags.json, (reporter) => localCommand(file, flags, reporter));
+    });
+
+  // The two halves of imageStep: docker-builder, run by the generated cloudbuild.yaml.
+  cloudbuild
+    .command('docker-context')
+    .description(
+      '(cloudbuild.yaml, imageStep: docker-builder) write the Docker build context for the standard Docker builder',
+    )
+    .option('--state-dir <dir>', 'where the records are (default: .sitepipe next to the config)')
+    .action(async (_flags: unknown, cmd: Command) => {
+      // --config and --out (the context dir) are the `cloudbuild` command's options.
+      const flags = cmd.optsWithGlobals<{ config: string; stateDir?: string; out?: string }>();
+      await guarded(false, async (reporter) => {
+        if (!flags.out)
+          throw new SitepipeError('USAGE', 'docker-context needs --out DIR', 'name where the context goes');
+        const loaded = await loadConfig(flags.config);
+        const stateDir = resolve(flags.stateDir ?? join(dirname(loaded.path), '.sitepipe'));
+        const out = resolve(flags.out);
+        const labels = await writeDockerContext({
+          config: loaded.config,
+          siteDir: loaded.siteDir,
+          stateDir,
+          out,
+        });
+        reporter.result({ context: out, labels }, `wrote the Docker build context to ${flags.out}`);
+      });
+    });
+  cloudbuild
+    .command('docker-image')
+    .description(
+      '(cloudbuild.yaml, imageStep: docker-builder) tag the image the Docker builder built and record it',
+    )
+    .argument('<ref>', 'the image the Docker builder step built')
+    .option('--state-dir <dir>', 'where the records are (default: .sitepipe next to the config)')
+    .action(async (ref: string, _flags: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<{ config: string; stateDir?: string }>();
+      await guarded(false, async (reporter) => {
+        const loaded = await loadConfig(flags.config);
+        const stateDir = resolve(flags.stateDir ?? join(dirname(loaded.path), '.sitepipe'));
+        const docker = connectDocker(process.env);
+        await pingDocker(docker);
+        const image = await adoptDockerImage({ config: loaded.config, stateDir, ref, docker });
+        reporter.result({ ...image }, `recorded ${ref} as ${image.localRef}`);
+      });
     });
 
   const trigger = program.command('trigger').description('manage the Cloud Build trigger');

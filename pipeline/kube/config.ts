@@ -99,6 +99,8 @@ export const deployConfigSchema = z
     context: z.string().optional(),
     /** How long a rollout may go without progress before it counts as failed. */
     progressDeadlineSeconds: z.number().int().min(10).default(300),
+    /** How long a deploy waits for another deploy of the same site (the Lease) before failing. */
+    lockTimeoutSeconds: z.number().int().min(0).default(600),
     /** Old ReplicaSets kept for `kubectl rollout undo`; sitepipe itself rolls back by image. */
     revisionHistoryLimit: z.number().int().min(0).default(10),
     resources: z

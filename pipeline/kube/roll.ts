@@ -19,8 +19,6 @@ export const ANNOTATION = {
 } as const;
 
 const POLL_MS = 1_000;
-/** How long to wait for another deploy of the same site before giving up. */
-const LOCK_WAIT_MS = 10 * 60_000;
 
 export interface RollTarget {
   repository: string;
@@ -146,7 +144,7 @@ export async function rollTo(ctx: RunContext, target: RollTarget): Promise<RollR
 
   return withDeployLock(
     kube,
-    { namespace, name, waitMs: LOCK_WAIT_MS, signal: ctx.signal, log: (m) => ctx.log.info(m) },
+    { namespace, name, waitMs: deploy.lockTimeoutSeconds * 1000, signal: ctx.signal, log: (m) => ctx.log.info(m) },
     async () => {
       const previous = currentTarget(await readDeployment(kube, namespace, name));
       for (const obj of objects.slice(1))

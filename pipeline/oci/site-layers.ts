@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { globby } from 'globby';
+import { mapLimit } from '../concurrency.js';
 import type { LayerEntry } from './tar-layer.js';
 
 /**
@@ -68,17 +69,6 @@ async function contentHash(entry: LayerEntry): Promise<string> {
   else if (entry.source)
     for await (const chunk of createReadStream(entry.source)) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-/** Hashes with bounded concurrency, so thousands of files neither serialise nor flood the fd table. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 async function fingerprint(
