@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerCloudbuild } from './commands/cloudbuild.js';
 import { type CommonFlags, runContext, withReporter } from './commands/context.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerManifests } from './commands/manifests.js';
@@ -55,6 +56,7 @@ export function buildCli(): Command {
     });
   registerManifests(program, loadConfig);
   registerDeployCommands(program);
+  registerCloudbuild(program);
   return program;
 }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { cloudbuildConfigSchema } from './cloudbuild/config.js';
 import { SitepipeError } from './errors.js';
 import { deployConfigSchema } from './kube/config.js';
 import { parseImageRef } from './reference.js';
@@ -107,6 +108,8 @@ export const configSchema = z
         usernameEnv: 'SITEPIPE_REGISTRY_USERNAME',
         passwordEnv: 'SITEPIPE_REGISTRY_PASSWORD',
       }),
+    /** Google Cloud Build: `sitepipe cloudbuild` and `sitepipe trigger apply`. */
+    cloudbuild: cloudbuildConfigSchema.optional(),
     /** Kubernetes: needed by `sitepipe manifests` and the deploy commands. */
     deploy: deployConfigSchema.optional(),
     smoke: z

@@ -112,6 +112,7 @@ else
   images=("${default_images[@]}")
 fi
 bash "$here/standin-images.sh" "${images[@]}"
+bash "$here/standin-builders.sh"
 
 # --- Summary ------------------------------------------------------------------
 echo

@@ -43,6 +43,10 @@ current_hash() { docker image inspect --format "{{index .Config.Labels \"$label\
 up_to_date() { [[ $rebuild != 1 && $(current_hash "$1") == "$2" ]]; }
 
 mkdir -p "$log_dir"
+# One run at a time (test files running in parallel may each ask for the stand-ins).
+lock_dir=/run/lock; [[ -d $lock_dir ]] || lock_dir=/tmp
+exec 9>"$lock_dir/sitepipe-standin-builders.lock"
+flock 9
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer (npm run setup starts it)"
 if ! docker image inspect "$debian" >/dev/null 2>&1; then
   docker pull -q "$debian" >/dev/null 2>&1 || bash "$here/standin-images.sh" "$debian"

@@ -1,8 +1,9 @@
-import { chmod, copyFile, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { create as createTar } from 'tar';
 import { buildImage, connectDocker } from '../clients/docker.js';
+import type { Config } from '../config.js';
 import { imageLabels } from '../labels.js';
 import { listenConf, serverConf } from '../nginx.js';
 import { packageRoot } from '../paths.js';
@@ -12,25 +13,51 @@ import type { RunContext } from '../step.js';
 /** Site entries that never belong in the build context. */
 const EXCLUDED = new Set(['.git', 'node_modules', 'public', '.sitepipe', '.hugo_build.lock']);
 
-/** Lays out Dockerfile, hugo, site/ and nginx/ in a fresh build context directory. */
-async function writeContext(ctx: RunContext, hugoPath: string): Promise<string> {
-  // Outside the site: the state dir usually sits inside it, and the site is copied in.
-  const dir = await mkdtemp(join(tmpdir(), 'sitepipe-context-'));
-  await mkdir(join(dir, 'nginx'));
-  await copyFile(join(packageRoot(), 'Dockerfile.template'), join(dir, 'Dockerfile'));
-  await copyFile(hugoPath, join(dir, 'hugo'));
+/** Every value Dockerfile.template takes as a build arg. */
+export function dockerBuildArgs(
+  config: Config,
+  hugo: HugoInstall,
+  pygments: PygmentsInstall,
+): Record<string, string> {
+  return {
+    BUILDER_IMAGE: config.image.builderBase,
+    BASE_IMAGE: config.image.base,
+    HUGO_VERSION: hugo.version,
+    HUGO_BASEURL: config.site.baseURL ?? '',
+    PYGMENTS_VERSION: pygments.enabled ? (pygments.version ?? '') : '',
+    PYGMENTS_STYLE: pygments.enabled ? pygments.style : '',
+    PYGMENTS_STYLESHEET: pygments.stylesheet ?? '',
+  };
+}
+
+/** Lays out the build context in `dir`: Dockerfile, the resolved hugo, site/ and nginx/. */
+export async function writeBuildContext(
+  dir: string,
+  opts: { siteDir: string; stateDir: string; hugoPath: string; port: number; dockerfile: string },
+): Promise<void> {
+  const { siteDir } = opts;
+  await mkdir(join(dir, 'nginx'), { recursive: true });
+  await writeFile(join(dir, 'Dockerfile'), opts.dockerfile);
+  await copyFile(opts.hugoPath, join(dir, 'hugo'));
   await chmod(join(dir, 'hugo'), 0o755);
-  const stateRel = relative(ctx.siteDir, ctx.stateDir);
-  await cp(ctx.siteDir, join(dir, 'site'), {
-    recursive: true,
-    filter: (src) => {
-      const rel = relative(ctx.siteDir, src);
-      return !EXCLUDED.has(basename(src)) && rel !== stateRel && !rel.startsWith('resources/_gen');
-    },
-  });
+  // Entry by entry: the state dir (and maybe `dir`) sit inside the site, and a copy of a
+  // directory into itself is refused even when a filter would leave the target out.
+  const skip = new Set([relative(siteDir, opts.stateDir), relative(siteDir, dir)]);
+  const keep = (src: string) => {
+    const rel = relative(siteDir, src);
+    return !EXCLUDED.has(basename(src)) && !skip.has(rel) && !rel.startsWith('resources/_gen');
+  };
+  await mkdir(join(dir, 'site'));
+  for (const entry of await readdir(siteDir)) {
+    const src = join(siteDir, entry);
+    if (keep(src)) await cp(src, join(dir, 'site', entry), { recursive: true, filter: keep });
+  }
   await writeFile(join(dir, 'nginx', 'default.conf'), serverConf());
-  await writeFile(join(dir, 'nginx', 'listen.conf'), listenConf(ctx.config.image.port));
-  return dir;
+  await writeFile(join(dir, 'nginx', 'listen.conf'), listenConf(opts.port));
+}
+
+export function dockerfileTemplate(): Promise<string> {
+  return readFile(join(packageRoot(), 'Dockerfile.template'), 'utf8');
 }
 
 /** The Docker path: Dockerfile.template as a multi-stage build on the Docker engine. */
@@ -40,20 +67,19 @@ export async function buildWithDocker(
 ): Promise<BuiltImage> {
   const { source, tag, hugo, pygments } = inputs;
   const docker = connectDocker(ctx.env);
-  const { base, builderBase } = ctx.config.image;
-  const contextDir = await writeContext(ctx, hugo.path);
+  const { base } = ctx.config.image;
   const labels = imageLabels(source, tag, base);
-  const buildArgs: Record<string, string> = {
-    BUILDER_IMAGE: builderBase,
-    BASE_IMAGE: base,
-    HUGO_VERSION: hugo.version,
-    HUGO_BASEURL: ctx.config.site.baseURL ?? '',
-    PYGMENTS_VERSION: pygments.enabled ? (pygments.version ?? '') : '',
-    PYGMENTS_STYLE: pygments.enabled ? pygments.style : '',
-    PYGMENTS_STYLESHEET: pygments.stylesheet ?? '',
-  };
+  const buildArgs = dockerBuildArgs(ctx.config, hugo, pygments);
+  const contextDir = await mkdtemp(join(tmpdir(), 'sitepipe-context-'));
   let id: string;
   try {
+    await writeBuildContext(contextDir, {
+      siteDir: ctx.siteDir,
+      stateDir: ctx.stateDir,
+      hugoPath: hugo.path,
+      port: ctx.config.image.port,
+      dockerfile: await dockerfileTemplate(),
+    });
     const context = createTar({ cwd: contextDir, portable: true }, ['.']) as unknown as NodeJS.ReadableStream;
     id = await buildImage(docker, {
       context,

@@ -1,11 +1,9 @@
-import { chmod, copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import type Docker from 'dockerode';
+import { dockerBuildArgs, dockerfileTemplate, writeBuildContext } from '../builders/docker.js';
 import type { Config } from '../config.js';
 import { SitepipeError } from '../errors.js';
 import { imageLabels } from '../labels.js';
-import { listenConf, serverConf } from '../nginx.js';
-import { packageRoot } from '../paths.js';
 import type { BuiltImage } from '../records.js';
 import { readRecord, writeRecord } from '../state.js';
 
@@ -17,9 +15,6 @@ import { readRecord, writeRecord } from '../state.js';
  * a plain `docker build DIR`; `sitepipe cloudbuild docker-image REF` then tags the result like
  * the image step does and writes the image record that smoke and push read.
  */
-
-/** Site entries that never belong in the build context (as the image step leaves them out). */
-const EXCLUDED = new Set(['.git', 'node_modules', 'public', '.sitepipe', '.hugo_build.lock']);
 
 /** A Dockerfile string literal (double-quoted, JSON escapes are Dockerfile escapes). */
 function quote(value: string): string {
@@ -67,37 +62,21 @@ export async function writeDockerContext(opts: DockerContextOptions): Promise<Re
     readRecord(stateDir, 'hugo'),
     readRecord(stateDir, 'pygments'),
   ]);
-  const { base, builderBase, port } = config.image;
-  const labels = imageLabels(source, tag, base);
-  const args: Record<string, string> = {
-    BUILDER_IMAGE: builderBase,
-    BASE_IMAGE: base,
-    HUGO_VERSION: hugo.version,
-    HUGO_BASEURL: config.site.baseURL ?? '',
-    PYGMENTS_VERSION: pygments.enabled ? (pygments.version ?? '') : '',
-    PYGMENTS_STYLE: pygments.enabled ? pygments.style : '',
-    PYGMENTS_STYLESHEET: pygments.stylesheet ?? '',
-  };
+  const labels = imageLabels(source, tag, config.image.base);
+  const dockerfile = bakeDockerfile(
+    await dockerfileTemplate(),
+    dockerBuildArgs(config, hugo, pygments),
+    labels,
+  );
   await rm(out, { recursive: true, force: true });
-  await mkdir(join(out, 'nginx'), { recursive: true });
-  const template = await readFile(join(packageRoot(), 'Dockerfile.template'), 'utf8');
-  await writeFile(join(out, 'Dockerfile'), bakeDockerfile(template, args, labels));
-  await copyFile(hugo.path, join(out, 'hugo'));
-  await chmod(join(out, 'hugo'), 0o755);
-  // Entry by entry: the context usually sits in the state dir, inside the site, and a copy of a
-  // directory into itself is refused even when a filter would leave the target out.
-  const skip = new Set([relative(siteDir, stateDir), relative(siteDir, out)]);
-  const keep = (src: string) => {
-    const rel = relative(siteDir, src);
-    return !EXCLUDED.has(basename(src)) && !skip.has(rel) && !rel.startsWith('resources/_gen');
-  };
-  await mkdir(join(out, 'site'));
-  for (const entry of await readdir(siteDir)) {
-    const src = join(siteDir, entry);
-    if (keep(src)) await cp(src, join(out, 'site', entry), { recursive: true, filter: keep });
-  }
-  await writeFile(join(out, 'nginx', 'default.conf'), serverConf());
-  await writeFile(join(out, 'nginx', 'listen.conf'), listenConf(port));
+  await mkdir(out, { recursive: true });
+  await writeBuildContext(out, {
+    siteDir,
+    stateDir,
+    hugoPath: hugo.path,
+    port: config.image.port,
+    dockerfile,
+  });
   return labels;
 }
 

@@ -144,7 +144,13 @@ export async function rollTo(ctx: RunContext, target: RollTarget): Promise<RollR
 
   return withDeployLock(
     kube,
-    { namespace, name, waitMs: deploy.lockTimeoutSeconds * 1000, signal: ctx.signal, log: (m) => ctx.log.info(m) },
+    {
+      namespace,
+      name,
+      waitMs: deploy.lockTimeoutSeconds * 1000,
+      signal: ctx.signal,
+      log: (m) => ctx.log.info(m),
+    },
     async () => {
       const previous = currentTarget(await readDeployment(kube, namespace, name));
       for (const obj of objects.slice(1))
