@@ -42,7 +42,10 @@ async function main(): Promise<void> {
   try {
     const outputs = await runPipeline({
       pipeline: PIPELINE,
-      only: [],
+      // Commit to pushed: every step up to and including push (later steps, e.g. deploy, are not timed).
+      only: PIPELINE.slice(0, PIPELINE.findIndex((step) => step.name === 'push') + 1).map(
+        (step) => step.name,
+      ),
       reporter,
       context: {
         config: loaded.config,

@@ -52,6 +52,20 @@ export interface Counters {
   requests: number;
   /** Request body bytes by "METHOD kind", e.g. "PUT blobs", "PATCH blobs", "PUT manifests". */
   upBy: Record<string, number>;
+  /** Requests that carried a body: when they arrived and when their response was sent (performance.now() ms). */
+  uploads: Array<{ key: string; bytes: number; start: number; end: number }>;
+}
+
+/** How long at least one upload was in flight, ms (the union of the upload requests' intervals). */
+export function uploadBusyMs(uploads: Counters['uploads']): number {
+  let busy = 0;
+  let until = -Infinity;
+  for (const u of [...uploads].sort((a, b) => a.start - b.start)) {
+    if (u.end <= until) continue;
+    busy += u.end - Math.max(u.start, until);
+    until = u.end;
+  }
+  return busy;
 }
 
 export interface MeterProxy {
@@ -65,7 +79,7 @@ export interface MeterProxy {
   close(): Promise<void>;
 }
 
-const fresh = (): Counters => ({ up: 0, down: 0, requests: 0, upBy: {} });
+const fresh = (): Counters => ({ up: 0, down: 0, requests: 0, upBy: {}, uploads: [] });
 
 function kind(url: string): string {
   if (/\/blobs\/uploads/.test(url)) return 'blobs';
@@ -89,8 +103,14 @@ export async function startMeterProxy(target: string): Promise<MeterProxy> {
   const server: Server = createServer((req, res) => {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
-    counters.requests++;
+    const mine = counters;
+    mine.requests++;
     const key = `${method} ${kind(url)}`;
+    const start = performance.now();
+    let bytes = 0;
+    res.once('finish', () => {
+      if (bytes > 0) mine.uploads.push({ key, bytes, start, end: performance.now() });
+    });
     const headers = { ...req.headers };
     delete headers.expect;
     const upstream = request(
@@ -99,7 +119,7 @@ export async function startMeterProxy(target: string): Promise<MeterProxy> {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(
           meter(downBucket, (n) => {
-            counters.down += n;
+            mine.down += n;
           }),
         ).pipe(res);
       },
@@ -109,8 +129,9 @@ export async function startMeterProxy(target: string): Promise<MeterProxy> {
     req
       .pipe(
         meter(upBucket, (n) => {
-          counters.up += n;
-          counters.upBy[key] = (counters.upBy[key] ?? 0) + n;
+          bytes += n;
+          mine.up += n;
+          mine.upBy[key] = (mine.upBy[key] ?? 0) + n;
         }),
       )
       .pipe(upstream);

@@ -144,7 +144,7 @@ const CODE: Array<{ lang: string; lines: string[] }> = [
       '',
       'export function fingerprint(paths: string[]): string {',
       "  const h = createHash('sha256');",
-      '  for (const p of [...paths].sort()) h.update(`${p}\\n`);',
+      '  for (const p of [...paths].sort()) h.update(p + "\\n");',
       "  return h.digest('hex');",
       '}',
     ],

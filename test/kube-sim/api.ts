@@ -10,10 +10,15 @@ import { ApiError, errors } from './errors.js';
 import { applyConfig, type FieldOwner, type FieldSet, updateOwnership } from './fields.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { apiVersionOf, type ResourceRegistry, type ResourceType, resourceKey } from './resources.js';
-import { labelSelectorMatcher, type ObjectFilter, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import {
+  labelSelectorMatcher,
+  type ObjectFilter,
+  parseFieldSelector,
+  parseLabelSelector,
+} from './selectors.js';
 import type { Store } from './store.js';
 import type { KubeObject } from './types.js';
-import { clone, deepEqual, isObject, randomSuffix, timestamp } from './util.js';
+import { clone, deepEqual, dropNulls, isObject, randomSuffix, timestamp } from './util.js';
 import { validate } from './validation.js';
 
 export const PATCH_TYPES = {
@@ -118,7 +123,8 @@ export class Api {
 
   private requireNamespace(rt: ResourceType, namespace: string | undefined, name: string): void {
     if (!rt.namespaced) return;
-    if (!namespace) throw errors.badRequest('the server could not find the requested resource: a namespace is required');
+    if (!namespace)
+      throw errors.badRequest('the server could not find the requested resource: a namespace is required');
     const ns = this.store.get('/namespaces', undefined, namespace);
     if (!ns) throw errors.namespaceNotFound(namespace);
     if (ns.metadata.deletionTimestamp)
@@ -137,7 +143,9 @@ export class Api {
         `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${expected})`,
       );
     if (obj.kind !== undefined && obj.kind !== rt.kind)
-      throw errors.badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${rt.kind})`);
+      throw errors.badRequest(
+        `the kind in the data (${String(obj.kind)}) does not match the expected kind (${rt.kind})`,
+      );
     if (rt.namespaced) {
       if (obj.metadata.namespace && namespace && obj.metadata.namespace !== namespace)
         throw errors.badRequest(
@@ -148,7 +156,12 @@ export class Api {
     return obj;
   }
 
-  create(rt: ResourceType, namespace: string | undefined, body: unknown, opts: WriteOptions = {}): KubeObject {
+  create(
+    rt: ResourceType,
+    namespace: string | undefined,
+    body: unknown,
+    opts: WriteOptions = {},
+  ): KubeObject {
     const obj = this.checkBody(rt, clone(body), namespace);
     this.requireNamespace(rt, obj.metadata.namespace, obj.metadata.name ?? obj.metadata.generateName ?? '');
     if (!obj.metadata.name && obj.metadata.generateName)
@@ -159,7 +172,13 @@ export class Api {
   }
 
   /** PUT: replaces the object (or its status); a stale metadata.resourceVersion is a 409. */
-  update(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, opts: WriteOptions = {}): KubeObject {
+  update(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    opts: WriteOptions = {},
+  ): KubeObject {
     const obj = this.checkBody(rt, clone(body), namespace);
     if (obj.metadata.name !== name)
       throw errors.badRequest(
@@ -168,7 +187,11 @@ export class Api {
     const old = this.get(rt, namespace, name);
     const rv = obj.metadata.resourceVersion;
     if (rv && rv !== old.metadata.resourceVersion)
-      throw errors.conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
+      throw errors.conflict(
+        rt,
+        name,
+        'the object has been modified; please apply your changes to the latest version and try again',
+      );
     return this.commit(rt, old, obj, { manager: managerFrom(opts), operation: 'Update' }, opts);
   }
 
@@ -189,7 +212,11 @@ export class Api {
         break;
       case PATCH_TYPES.strategic:
         if (!rt.builtin)
-          throw errors.unsupportedMediaType(patchType, [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.apply]);
+          throw errors.unsupportedMediaType(patchType, [
+            PATCH_TYPES.json,
+            PATCH_TYPES.merge,
+            PATCH_TYPES.apply,
+          ]);
         patched = strategicMergePatch(old, body);
         break;
       case PATCH_TYPES.json:
@@ -201,7 +228,11 @@ export class Api {
     const obj = this.checkBody(rt, patched, namespace);
     if (obj.metadata.name !== name) throw errors.badRequest('metadata.name may not be changed by a patch');
     if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== old.metadata.resourceVersion)
-      throw errors.conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
+      throw errors.conflict(
+        rt,
+        name,
+        'the object has been modified; please apply your changes to the latest version and try again',
+      );
     const object = this.commit(rt, old, obj, { manager: managerFrom(opts), operation: 'Update' }, opts);
     return { object, created: false };
   }
@@ -215,7 +246,9 @@ export class Api {
     opts: WriteOptions,
   ): { object: KubeObject; created: boolean } {
     if (!opts.fieldManager)
-      throw errors.badRequest('metadata.managedFields.fieldManager: Required value: is required for apply patch');
+      throw errors.badRequest(
+        'metadata.managedFields.fieldManager: Required value: is required for apply patch',
+      );
     const config = this.checkBody(rt, clone(body), namespace);
     if (config.apiVersion === undefined || config.kind === undefined)
       throw errors.badRequest('apiVersion and kind must be set in an apply configuration');
@@ -227,7 +260,11 @@ export class Api {
     if (!old) this.requireNamespace(rt, config.metadata.namespace, name);
     const rv = config.metadata.resourceVersion;
     if (rv && rv !== old?.metadata.resourceVersion)
-      throw errors.conflict(rt, name, 'the object has been modified; please apply your changes to the latest version and try again');
+      throw errors.conflict(
+        rt,
+        name,
+        'the object has been modified; please apply your changes to the latest version and try again',
+      );
     const scope = opts.subresource === 'status' ? 'status' : 'main';
     const { object, applied } = applyConfig(old, config, opts.fieldManager, scope);
     const owner: FieldOwner = { manager: opts.fieldManager, operation: 'Apply' };
@@ -248,7 +285,7 @@ export class Api {
   ): KubeObject {
     const scope = opts.subresource === 'status' ? 'status' : 'main';
     const hasStatusSubresource = rt.subresources.includes('status');
-    let next = clone(proposed);
+    let next = dropNulls(clone(proposed));
     if (scope === 'status') {
       if (!old) throw errors.notFound(rt, proposed.metadata.name ?? '');
       const base = clone(old);
@@ -269,9 +306,10 @@ export class Api {
       meta.creationTimestamp = old.metadata.creationTimestamp;
       meta.name = old.metadata.name;
       if (rt.namespaced) meta.namespace = old.metadata.namespace;
-      for (const k of ['deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'] as const) {
-        if (old.metadata[k] !== undefined) meta[k] = old.metadata[k];
-        else delete meta[k];
+      const keep = meta as Record<string, unknown>;
+      for (const k of ['deletionTimestamp', 'deletionGracePeriodSeconds', 'generation']) {
+        if (old.metadata[k] !== undefined) keep[k] = old.metadata[k];
+        else delete keep[k];
       }
     } else {
       meta.uid = randomUUID();
@@ -314,7 +352,12 @@ export class Api {
     return this.store.write(resourceKey(rt), next);
   }
 
-  delete(rt: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): DeleteResult {
+  delete(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions = {},
+  ): DeleteResult {
     const old = this.get(rt, namespace, name);
     const pre = opts.preconditions;
     if (pre?.uid && pre.uid !== old.metadata.uid)
@@ -339,7 +382,8 @@ export class Api {
       if (!next.metadata.deletionTimestamp) {
         next.metadata.deletionTimestamp = timestamp(Date.now() + graceful * 1000);
         if (rt.resource === 'pods') next.metadata.deletionGracePeriodSeconds = graceful;
-        if (rt.resource === 'namespaces') next.status = { ...(isObject(next.status) ? next.status : {}), phase: 'Terminating' };
+        if (rt.resource === 'namespaces')
+          next.status = { ...(isObject(next.status) ? next.status : {}), phase: 'Terminating' };
         if (rt.generation) next.metadata.generation = (next.metadata.generation ?? 0) + 1;
       } else if (rt.resource === 'pods' && graceful < (next.metadata.deletionGracePeriodSeconds ?? 0)) {
         next.metadata.deletionGracePeriodSeconds = graceful;
@@ -391,7 +435,11 @@ export class Api {
     }
   }
 
-  deleteCollection(rt: ResourceType, namespace: string | undefined, opts: ListOptions & DeleteOptions): KubeObject[] {
+  deleteCollection(
+    rt: ResourceType,
+    namespace: string | undefined,
+    opts: ListOptions & DeleteOptions,
+  ): KubeObject[] {
     const out: KubeObject[] = [];
     for (const obj of this.list(rt, namespace, opts)) {
       try {

@@ -82,7 +82,8 @@ function defaultService(spec: JsonObject, alloc: IpAllocator, creating: boolean)
   setDefault(spec, 'type', 'ClusterIP');
   setDefault(spec, 'sessionAffinity', 'None');
   setDefault(spec, 'internalTrafficPolicy', 'Cluster');
-  if (spec.type === 'LoadBalancer' || spec.type === 'NodePort') setDefault(spec, 'externalTrafficPolicy', 'Cluster');
+  if (spec.type === 'LoadBalancer' || spec.type === 'NodePort')
+    setDefault(spec, 'externalTrafficPolicy', 'Cluster');
   if (spec.type === 'LoadBalancer') setDefault(spec, 'allocateLoadBalancerNodePorts', true);
   for (const [i, p] of asArray(spec.ports).entries()) {
     if (!isObject(p)) continue;
@@ -104,7 +105,12 @@ function defaultService(spec: JsonObject, alloc: IpAllocator, creating: boolean)
 }
 
 /** Fills in defaults in place. `creating` is true on the write that creates the object. */
-export function applyDefaults(rt: ResourceType, obj: KubeObject, alloc: IpAllocator, creating: boolean): void {
+export function applyDefaults(
+  rt: ResourceType,
+  obj: KubeObject,
+  alloc: IpAllocator,
+  creating: boolean,
+): void {
   const spec = isObject(obj.spec) ? obj.spec : undefined;
   switch (`${rt.group}/${rt.resource}`) {
     case 'apps/deployments':
@@ -125,7 +131,10 @@ export function applyDefaults(rt: ResourceType, obj: KubeObject, alloc: IpAlloca
       if (spec) defaultService(spec, alloc, creating);
       break;
     case '/namespaces': {
-      obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name ?? '' };
+      obj.metadata.labels = {
+        ...obj.metadata.labels,
+        'kubernetes.io/metadata.name': obj.metadata.name ?? '',
+      };
       const s = spec ?? {};
       obj.spec = s;
       setDefault(s, 'finalizers', ['kubernetes']);
@@ -136,7 +145,8 @@ export function applyDefaults(rt: ResourceType, obj: KubeObject, alloc: IpAlloca
       // stringData is write-only: folded into data, base64-encoded.
       if (isObject(obj.stringData)) {
         const data = isObject(obj.data) ? obj.data : {};
-        for (const [k, v] of Object.entries(obj.stringData)) data[k] = Buffer.from(String(v)).toString('base64');
+        for (const [k, v] of Object.entries(obj.stringData))
+          data[k] = Buffer.from(String(v)).toString('base64');
         obj.data = data;
         delete obj.stringData;
       }

@@ -133,7 +133,12 @@ export function resourceList(reg: ResourceRegistry, group: string, version: stri
       verbs: SUB_VERBS,
     })),
   ]);
-  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf({ group, version }), resources };
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: apiVersionOf({ group, version }),
+    resources,
+  };
 }
 
 /** "api/v1" or "apis/apps/v1": the keys of /openapi/v3. */
@@ -231,7 +236,8 @@ export class OpenApi {
 
   root(): string {
     const paths: Record<string, { serverRelativeURL: string }> = {};
-    for (const [key, doc] of this.docs) paths[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${doc.hash}` };
+    for (const [key, doc] of this.docs)
+      paths[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${doc.hash}` };
     return JSON.stringify({ paths });
   }
 

@@ -27,12 +27,7 @@ export class ApiError extends Error {
   }
 }
 
-function make(
-  code: number,
-  reason: string,
-  message: string,
-  details?: StatusBody['details'],
-): ApiError {
+function make(code: number, reason: string, message: string, details?: StatusBody['details']): ApiError {
   return new ApiError({
     kind: 'Status',
     apiVersion: 'v1',
@@ -73,11 +68,16 @@ export const errors = {
     });
   },
   conflict(rt: ResourceType, name: string, why: string): ApiError {
-    return make(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": ${why}`, {
-      name,
-      group: rt.group,
-      kind: rt.resource,
-    });
+    return make(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": ${why}`,
+      {
+        name,
+        group: rt.group,
+        kind: rt.resource,
+      },
+    );
   },
   /** Server-side apply found fields owned by other managers (force=false). */
   applyConflict(rt: ResourceType, name: string, conflicts: { manager: string; field: string }[]): ApiError {

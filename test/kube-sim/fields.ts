@@ -104,7 +104,13 @@ function trackable(obj: KubeObject | undefined, scope: 'main' | 'status'): JsonO
 }
 
 /** Every path in a value: with `withInner`, also the paths of non-empty maps (as Update ownership has them). */
-function collect(value: unknown, path: Path, field: string | undefined, out: FieldSet, withInner: boolean): void {
+function collect(
+  value: unknown,
+  path: Path,
+  field: string | undefined,
+  out: FieldSet,
+  withInner: boolean,
+): void {
   if (isObject(value) && !(field !== undefined && ATOMIC_MAPS.has(field))) {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
     if (path.length > 0 && (withInner || entries.length === 0)) out.add(enc(path));
@@ -118,7 +124,8 @@ function collect(value: unknown, path: Path, field: string | undefined, out: Fie
       for (const item of value) {
         const p = [...path, itemKey(item, kind.keys)];
         out.add(enc(p));
-        if (isObject(item)) for (const [k, v] of Object.entries(item)) collect(v, [...p, `f:${k}`], k, out, withInner);
+        if (isObject(item))
+          for (const [k, v] of Object.entries(item)) collect(v, [...p, `f:${k}`], k, out, withInner);
       }
       return;
     }
@@ -139,8 +146,10 @@ interface Comparison {
 
 function compareValues(a: unknown, b: unknown, path: Path, field: string | undefined, out: Comparison): void {
   if (a === undefined && b === undefined) return;
-  if (a === undefined) return collect(b, path, field, out.added, true);
-  if (b === undefined) return collect(a, path, field, out.removed, true);
+  if (a === undefined || b === undefined) {
+    collect(a ?? b, path, field, a === undefined ? out.added : out.removed, true);
+    return;
+  }
   const atomicMap = field !== undefined && ATOMIC_MAPS.has(field);
   if (isObject(a) && isObject(b) && !atomicMap) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
@@ -357,7 +366,9 @@ export function applyConfig(
   const tracked = trackable(config, scope);
   const applied: FieldSet = new Set();
   collect(tracked, [], undefined, applied, false);
-  const base: JsonObject = live ? clone(live) : { apiVersion: config.apiVersion, kind: config.kind, metadata: {} };
+  const base: JsonObject = live
+    ? clone(live)
+    : { apiVersion: config.apiVersion, kind: config.kind, metadata: {} };
   const merged = mergeApplied(base, tracked) as KubeObject;
   merged.apiVersion = config.apiVersion ?? merged.apiVersion;
   merged.kind = config.kind ?? merged.kind;
@@ -366,7 +377,9 @@ export function applyConfig(
     if (config.metadata.namespace) merged.metadata.namespace = config.metadata.namespace;
   }
   const owners = readManaged(live);
-  const mine = owners.find((o) => sameOwner(o, { manager, operation: 'Apply', subresource: scopeName(scope) }));
+  const mine = owners.find((o) =>
+    sameOwner(o, { manager, operation: 'Apply', subresource: scopeName(scope) }),
+  );
   if (mine) {
     const others = owners.filter((o) => o !== mine);
     const dropped = [...mine.set].filter((p) => !applied.has(p)).map(dec);
@@ -411,7 +424,8 @@ export function updateOwnership(
     if (o.manager === owner.manager) continue;
     for (const p of o.set) {
       if (!changed.has(p)) continue;
-      if (owner.operation === 'Apply' && !force) conflicts.push({ manager: o.manager, field: describePath(p) });
+      if (owner.operation === 'Apply' && !force)
+        conflicts.push({ manager: o.manager, field: describePath(p) });
       o.set.delete(p);
     }
   }

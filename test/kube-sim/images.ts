@@ -29,7 +29,8 @@ export function parseImage(image: string): ImageRef {
   }
   const parts = rest.split('/');
   const first = parts[0] ?? '';
-  const hasRegistry = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const hasRegistry =
+    parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   const registry = hasRegistry ? first : 'docker.io';
   const path = hasRegistry ? parts.slice(1) : parts;
   if (!hasRegistry && path.length === 1) path.unshift('library');
@@ -78,7 +79,10 @@ function failed(image: string, why: string): PullCheck {
 }
 
 /** Asks the registry whether the manifest exists; never contacts a non-loopback host. */
-export async function checkPullable(image: string, credentials: RegistryCredential[] = []): Promise<PullCheck> {
+export async function checkPullable(
+  image: string,
+  credentials: RegistryCredential[] = [],
+): Promise<PullCheck> {
   const ref = parseImage(image);
   if (!isLoopbackRegistry(ref.registry)) {
     return failed(
@@ -113,7 +117,10 @@ export async function checkPullable(image: string, credentials: RegistryCredenti
         image,
         `failed to resolve reference "${image}": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed (HTTP ${res.status})`,
       );
-    return failed(image, `failed to resolve reference "${image}": unexpected status from HEAD request to ${url}: ${res.status}`);
+    return failed(
+      image,
+      `failed to resolve reference "${image}": unexpected status from HEAD request to ${url}: ${res.status}`,
+    );
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
     return failed(image, `failed to do request: Head "${url}": dial tcp ${ref.registry}: ${cause}`);

@@ -21,6 +21,10 @@ export function kubeconfigYaml(server: string, token: string | undefined, namesp
   });
 }
 
-export async function writeKubeconfig(path: string, server: string, token: string | undefined): Promise<void> {
+export async function writeKubeconfig(
+  path: string,
+  server: string,
+  token: string | undefined,
+): Promise<void> {
   await writeFile(path, kubeconfigYaml(server, token), { mode: 0o600 });
 }

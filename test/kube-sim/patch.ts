@@ -51,11 +51,17 @@ const DELETE_PRIMITIVE_PREFIX = '$deleteFromPrimitiveList/';
 const RETAIN_KEYS = '$retainKeys';
 
 function stripDirectives(v: unknown): unknown {
-  if (Array.isArray(v)) return v.filter((x) => !(isObject(x) && x[DIRECTIVE] !== undefined)).map(stripDirectives);
+  if (Array.isArray(v))
+    return v.filter((x) => !(isObject(x) && x[DIRECTIVE] !== undefined)).map(stripDirectives);
   if (!isObject(v)) return v;
   const out: JsonObject = {};
   for (const [k, x] of Object.entries(v)) {
-    if (k === DIRECTIVE || k === RETAIN_KEYS || k.startsWith(ORDER_PREFIX) || k.startsWith(DELETE_PRIMITIVE_PREFIX))
+    if (
+      k === DIRECTIVE ||
+      k === RETAIN_KEYS ||
+      k.startsWith(ORDER_PREFIX) ||
+      k.startsWith(DELETE_PRIMITIVE_PREFIX)
+    )
       continue;
     if (x !== null) out[k] = stripDirectives(x);
   }
@@ -114,7 +120,12 @@ export function strategicMergePatch(original: unknown, patch: unknown): unknown 
     out = Object.fromEntries(Object.entries(out).filter(([k]) => keep.has(k)));
   }
   for (const [k, v] of Object.entries(patch)) {
-    if (k === DIRECTIVE || k === RETAIN_KEYS || k.startsWith(ORDER_PREFIX) || k.startsWith(DELETE_PRIMITIVE_PREFIX))
+    if (
+      k === DIRECTIVE ||
+      k === RETAIN_KEYS ||
+      k.startsWith(ORDER_PREFIX) ||
+      k.startsWith(DELETE_PRIMITIVE_PREFIX)
+    )
       continue;
     if (v === null) delete out[k];
     else if (Array.isArray(v)) out[k] = mergeList(out[k], v, k);
@@ -187,7 +198,8 @@ function applyOp(doc: unknown, op: JsonPatchOp): unknown {
     throw errors.unprocessable(`jsonpatch ${op.op} on the document root is not supported`);
   }
   const { parent, last } = resolveParent(doc, tokens, op.path);
-  const missing = () => errors.unprocessable(`jsonpatch ${op.op} operation does not apply: doc is missing path: "${op.path}"`);
+  const missing = () =>
+    errors.unprocessable(`jsonpatch ${op.op} operation does not apply: doc is missing path: "${op.path}"`);
   switch (op.op) {
     case 'add': {
       if (Array.isArray(parent)) {
@@ -219,7 +231,8 @@ function applyOp(doc: unknown, op: JsonPatchOp): unknown {
     case 'copy': {
       const from = op.from ?? '';
       const value = getAt(doc, from);
-      if (value === undefined) throw errors.unprocessable(`jsonpatch ${op.op}: from path "${from}" is missing`);
+      if (value === undefined)
+        throw errors.unprocessable(`jsonpatch ${op.op}: from path "${from}" is missing`);
       let next = doc;
       if (op.op === 'move') next = applyOp(next, { op: 'remove', path: from });
       return applyOp(next, { op: 'add', path: op.path, value: clone(value) });

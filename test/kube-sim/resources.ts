@@ -92,7 +92,14 @@ const DEFS: Def[] = [
     builtin: true,
     generation: true,
   },
-  { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true, builtin: true },
+  {
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    resource: 'leases',
+    kind: 'Lease',
+    namespaced: true,
+    builtin: true,
+  },
   // cert-manager (CRDs)
   ...(
     [

@@ -19,7 +19,9 @@ import {
   serverVersion,
 } from './discovery.js';
 import { ApiError, errors } from './errors.js';
-import { mergePatch, jsonPatch, strategicMergePatch } from './patch.js';
+import { openApiV2Json, openApiV2Protobuf } from './openapi-v2.js';
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
+import { decodeProtobuf } from './protobuf.js';
 import { apiVersionOf, type ResourceRegistry, type ResourceType } from './resources.js';
 import { labelSelectorString } from './selectors.js';
 import { type IncludeObject, toTable } from './table.js';
@@ -68,12 +70,12 @@ class Route {
 }
 
 function send(res: ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const text = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -82,10 +84,14 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY) throw errors.custom(413, 'RequestEntityTooLarge', 'the request is too large');
     chunks.push(buf);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-function parseBody(text: string, contentType: string): unknown {
+function parseBody(body: Buffer, contentType: string): unknown {
+  if (contentType === 'application/vnd.kubernetes.protobuf' && body.length > 0) return decodeProtobuf(body);
+  if (contentType.includes('cbor') || contentType.includes('protobuf'))
+    throw errors.unsupportedMediaType(contentType, ['application/json', 'application/yaml']);
+  const text = body.toString('utf8');
   if (text.trim() === '') return undefined;
   try {
     if (contentType.includes('yaml')) return parseYaml(text) as unknown;
@@ -167,7 +173,8 @@ export class KubeApiServer {
   }
 
   private fail(res: ServerResponse, e: unknown): void {
-    const status = e instanceof ApiError ? e.status : errors.internal((e as Error).message ?? String(e)).status;
+    const status =
+      e instanceof ApiError ? e.status : errors.internal((e as Error).message ?? String(e)).status;
     if (res.headersSent) {
       res.end();
       return;
@@ -218,7 +225,11 @@ export class KubeApiServer {
     const fault = this.takeFault(method, path);
     if (fault) {
       await readBody(req);
-      throw errors.custom(fault.code, fault.reason ?? 'InternalError', fault.message ?? `injected fault (${fault.code})`);
+      throw errors.custom(
+        fault.code,
+        fault.reason ?? 'InternalError',
+        fault.message ?? `injected fault (${fault.code})`,
+      );
     }
     const accept = req.headers.accept;
     if (method === 'GET' && this.discovery(path, accept, res)) return;
@@ -236,9 +247,9 @@ export class KubeApiServer {
       rest = segs.slice(3);
     } else throw errors.notFoundPath();
     const route = this.route(group, version, rest);
-    const text = method === 'GET' || method === 'HEAD' ? '' : await readBody(req);
+    const raw = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req);
     const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
-    parsedBody = parseBody(text, contentType);
+    parsedBody = parseBody(raw, contentType);
     const query = url.searchParams;
     const opts: WriteOptions = {
       ...(query.get('fieldManager') ? { fieldManager: query.get('fieldManager') ?? '' } : {}),
@@ -247,8 +258,11 @@ export class KubeApiServer {
       force: query.get('force') === 'true',
     };
     switch (method) {
-      case 'GET':
-        return this.get(route, query, accept, res);
+      case 'GET': {
+        const body = this.read(route, query, accept, res);
+        if (body !== undefined) send(res, 200, body);
+        return;
+      }
       case 'POST':
         if (route.name) throw errors.methodNotAllowed();
         return send(res, 201, this.api.create(route.rt, route.namespace, parsedBody, opts));
@@ -265,11 +279,19 @@ export class KubeApiServer {
         );
       case 'PATCH': {
         if (!route.name) throw errors.methodNotAllowed();
-        if (route.subresource === 'scale') return send(res, 200, this.patchScale(route, contentType, parsedBody, opts));
-        const { object, created } = this.api.patch(route.rt, route.namespace, route.name, contentType, parsedBody, {
-          ...opts,
-          ...(route.subresource === 'status' ? { subresource: 'status' } : {}),
-        });
+        if (route.subresource === 'scale')
+          return send(res, 200, this.patchScale(route, contentType, parsedBody, opts));
+        const { object, created } = this.api.patch(
+          route.rt,
+          route.namespace,
+          route.name,
+          contentType,
+          parsedBody,
+          {
+            ...opts,
+            ...(route.subresource === 'status' ? { subresource: 'status' } : {}),
+          },
+        );
         return send(res, created ? 201 : 200, object);
       }
       case 'DELETE': {
@@ -335,6 +357,12 @@ export class KubeApiServer {
       send(res, 200, doc);
       return true;
     }
+    if (path === '/openapi/v2' || path === '/swagger-2.0.0.pb-v1') {
+      if ((accept ?? '').includes('protobuf'))
+        send(res, 200, openApiV2Protobuf(this.resources, this.config.version), 'application/octet-stream');
+      else send(res, 200, openApiV2Json(this.resources, this.config.version));
+      return true;
+    }
     if (path.startsWith('/openapi/')) throw errors.notFoundPath();
     return false;
   }
@@ -344,7 +372,11 @@ export class KubeApiServer {
     const watchPath = segs[0] === 'watch';
     if (watchPath) segs = segs.slice(1);
     let namespace: string | undefined;
-    if (segs[0] === 'namespaces' && segs.length >= 3 && this.resources.byPath(group, version, segs[2] ?? '')?.namespaced) {
+    if (
+      segs[0] === 'namespaces' &&
+      segs.length >= 3 &&
+      this.resources.byPath(group, version, segs[2] ?? '')?.namespaced
+    ) {
       namespace = segs[1];
       segs = segs.slice(2);
     }
@@ -365,10 +397,12 @@ export class KubeApiServer {
 
   private deleteOptions(query: URLSearchParams, body: unknown): DeleteOptions {
     const b = isObject(body) ? body : {};
-    const policy = (query.get('propagationPolicy') ?? b.propagationPolicy) as DeleteOptions['propagationPolicy'];
+    const policy = (query.get('propagationPolicy') ??
+      b.propagationPolicy) as DeleteOptions['propagationPolicy'];
     const grace = query.get('gracePeriodSeconds') ?? b.gracePeriodSeconds;
     const pre = isObject(b.preconditions) ? b.preconditions : undefined;
-    const dryRun = query.getAll('dryRun').includes('All') || (Array.isArray(b.dryRun) && b.dryRun.includes('All'));
+    const dryRun =
+      query.getAll('dryRun').includes('All') || (Array.isArray(b.dryRun) && b.dryRun.includes('All'));
     return {
       ...(policy ? { propagationPolicy: policy } : {}),
       ...(grace !== undefined && grace !== null ? { gracePeriodSeconds: Number(grace) } : {}),
@@ -393,7 +427,13 @@ export class KubeApiServer {
     };
   }
 
-  private get(route: Route, query: URLSearchParams, accept: string | undefined, res: ServerResponse): void {
+  /** The body of a GET, or undefined when a watch took over the response. */
+  private read(
+    route: Route,
+    query: URLSearchParams,
+    accept: string | undefined,
+    res: ServerResponse,
+  ): unknown {
     const { rt } = route;
     const table = tableRequest(accept, query);
     const watch = route.watchPath || query.get('watch') === 'true' || query.get('watch') === '1';
@@ -430,22 +470,18 @@ export class KubeApiServer {
         () => this.watches.delete(end),
       );
       this.watches.add(end);
-      return;
+      return undefined;
     }
     if (route.name) {
       const obj = this.api.get(rt, route.namespace, route.name);
-      if (route.subresource === 'scale') return send(res, 200, this.scaleOf(rt, obj));
+      if (route.subresource === 'scale') return this.scaleOf(obj);
       if (table)
-        return send(
-          res,
-          200,
-          toTable(rt, [obj], {
-            tableVersion: table.version,
-            include: table.include,
-            resourceVersion: obj.metadata.resourceVersion ?? '',
-          }),
-        );
-      return send(res, 200, wantsPartialMetadata(accept) ? partialMetadata(obj) : obj);
+        return toTable(rt, [obj], {
+          tableVersion: table.version,
+          include: table.include,
+          resourceVersion: obj.metadata.resourceVersion ?? '',
+        });
+      return wantsPartialMetadata(accept) ? partialMetadata(obj) : obj;
     }
     let items = this.api.list(rt, route.namespace, this.selectors(query));
     const limit = Number(query.get('limit') ?? 0);
@@ -471,26 +507,22 @@ export class KubeApiServer {
       items = page;
     }
     if (table)
-      return send(
-        res,
-        200,
-        toTable(rt, items, {
-          tableVersion: table.version,
-          include: table.include,
-          resourceVersion: String(this.api.store.currentResourceVersion()),
-        }),
-      );
+      return toTable(rt, items, {
+        tableVersion: table.version,
+        include: table.include,
+        resourceVersion: String(this.api.store.currentResourceVersion()),
+      });
     if (wantsPartialMetadata(accept))
-      return send(res, 200, {
+      return {
         kind: 'PartialObjectMetadataList',
         apiVersion: 'meta.k8s.io/v1',
         metadata: { resourceVersion: String(this.api.store.currentResourceVersion()), ...meta },
         items: items.map(partialMetadata),
-      });
-    send(res, 200, this.listBody(rt, items, meta));
+      };
+    return this.listBody(rt, items, meta);
   }
 
-  private scaleOf(rt: ResourceType, obj: KubeObject) {
+  private scaleOf(obj: KubeObject) {
     return {
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',
@@ -506,7 +538,6 @@ export class KubeApiServer {
         replicas: getPath(obj, 'status', 'replicas') ?? 0,
         selector: labelSelectorString(getPath(obj, 'spec', 'selector')),
       },
-      ...(rt.builtin ? {} : {}),
     };
   }
 
@@ -516,14 +547,22 @@ export class KubeApiServer {
     const replicas = getPath(scale, 'spec', 'replicas');
     if (typeof replicas !== 'number' || replicas < 0)
       throw errors.invalid(rt, route.name ?? '', [
-        { reason: 'FieldValueInvalid', message: `Invalid value: ${String(replicas)}: must be greater than or equal to 0`, field: 'spec.replicas' },
+        {
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: ${String(replicas)}: must be greater than or equal to 0`,
+          field: 'spec.replicas',
+        },
       ]);
     const rv = getPath(scale, 'metadata', 'resourceVersion');
     if (typeof rv === 'string' && rv !== '' && rv !== obj.metadata.resourceVersion)
-      throw errors.conflict(rt, route.name ?? '', 'the object has been modified; please apply your changes to the latest version and try again');
+      throw errors.conflict(
+        rt,
+        route.name ?? '',
+        'the object has been modified; please apply your changes to the latest version and try again',
+      );
     const next = { ...obj, spec: { ...(isObject(obj.spec) ? obj.spec : {}), replicas } };
     const written = this.api.update(rt, route.namespace, route.name ?? '', next, opts);
-    return this.scaleOf(rt, written);
+    return this.scaleOf(written);
   }
 
   private putScale(route: Route, body: unknown, opts: WriteOptions) {
@@ -531,11 +570,12 @@ export class KubeApiServer {
   }
 
   private patchScale(route: Route, contentType: string, body: unknown, opts: WriteOptions) {
-    const current = this.scaleOf(route.rt, this.api.get(route.rt, route.namespace, route.name ?? ''));
+    const current = this.scaleOf(this.api.get(route.rt, route.namespace, route.name ?? ''));
     let patched: unknown;
     if (contentType === PATCH_TYPES.json) patched = jsonPatch(current, body);
     else if (contentType === PATCH_TYPES.strategic) patched = strategicMergePatch(current, body);
-    else if (contentType === PATCH_TYPES.merge || contentType === PATCH_TYPES.apply) patched = mergePatch(current, body);
+    else if (contentType === PATCH_TYPES.merge || contentType === PATCH_TYPES.apply)
+      patched = mergePatch(current, body);
     else throw errors.unsupportedMediaType(contentType, Object.values(PATCH_TYPES));
     return this.setReplicas(route, patched, opts);
   }

@@ -13,7 +13,9 @@ interface Column {
 }
 
 const age = (o: KubeObject) =>
-  o.metadata.creationTimestamp ? humanAge(Date.now() - Date.parse(o.metadata.creationTimestamp)) : '<unknown>';
+  o.metadata.creationTimestamp
+    ? humanAge(Date.now() - Date.parse(o.metadata.creationTimestamp))
+    : '<unknown>';
 const num = (o: KubeObject, ...path: string[]) => asNumber(getPath(o, ...path)) ?? 0;
 const containers = (spec: unknown) => asArray(getPath(spec, 'template', 'spec', 'containers'));
 const names = (cs: unknown[]) => cs.map((c) => asString(getPath(c, 'name')) ?? '').join(',');
@@ -56,13 +58,22 @@ function externalIPs(o: KubeObject): string {
 const COLUMNS: Record<string, Column[]> = {
   'apps/deployments': [
     NAME,
-    { name: 'Ready', type: 'string', cell: (o) => `${num(o, 'status', 'readyReplicas')}/${num(o, 'spec', 'replicas')}` },
+    {
+      name: 'Ready',
+      type: 'string',
+      cell: (o) => `${num(o, 'status', 'readyReplicas')}/${num(o, 'spec', 'replicas')}`,
+    },
     { name: 'Up-to-date', type: 'integer', cell: (o) => num(o, 'status', 'updatedReplicas') },
     { name: 'Available', type: 'integer', cell: (o) => num(o, 'status', 'availableReplicas') },
     AGE,
     { name: 'Containers', type: 'string', priority: 1, cell: (o) => names(containers(o.spec)) },
     { name: 'Images', type: 'string', priority: 1, cell: (o) => images(containers(o.spec)) },
-    { name: 'Selector', type: 'string', priority: 1, cell: (o) => labelSelectorString(getPath(o, 'spec', 'selector')) },
+    {
+      name: 'Selector',
+      type: 'string',
+      priority: 1,
+      cell: (o) => labelSelectorString(getPath(o, 'spec', 'selector')),
+    },
   ],
   'apps/replicasets': [
     NAME,
@@ -72,7 +83,12 @@ const COLUMNS: Record<string, Column[]> = {
     AGE,
     { name: 'Containers', type: 'string', priority: 1, cell: (o) => names(containers(o.spec)) },
     { name: 'Images', type: 'string', priority: 1, cell: (o) => images(containers(o.spec)) },
-    { name: 'Selector', type: 'string', priority: 1, cell: (o) => labelSelectorString(getPath(o, 'spec', 'selector')) },
+    {
+      name: 'Selector',
+      type: 'string',
+      priority: 1,
+      cell: (o) => labelSelectorString(getPath(o, 'spec', 'selector')),
+    },
   ],
   '/pods': [
     NAME,
@@ -98,13 +114,27 @@ const COLUMNS: Record<string, Column[]> = {
         ),
     },
     AGE,
-    { name: 'IP', type: 'string', priority: 1, cell: (o) => asString(getPath(o, 'status', 'podIP')) ?? '<none>' },
-    { name: 'Node', type: 'string', priority: 1, cell: (o) => asString(getPath(o, 'spec', 'nodeName')) ?? '<none>' },
+    {
+      name: 'IP',
+      type: 'string',
+      priority: 1,
+      cell: (o) => asString(getPath(o, 'status', 'podIP')) ?? '<none>',
+    },
+    {
+      name: 'Node',
+      type: 'string',
+      priority: 1,
+      cell: (o) => asString(getPath(o, 'spec', 'nodeName')) ?? '<none>',
+    },
   ],
   '/services': [
     NAME,
     { name: 'Type', type: 'string', cell: (o) => asString(getPath(o, 'spec', 'type')) ?? 'ClusterIP' },
-    { name: 'Cluster-IP', type: 'string', cell: (o) => asString(getPath(o, 'spec', 'clusterIP')) ?? '<none>' },
+    {
+      name: 'Cluster-IP',
+      type: 'string',
+      cell: (o) => asString(getPath(o, 'spec', 'clusterIP')) ?? '<none>',
+    },
     { name: 'External-IP', type: 'string', cell: externalIPs },
     { name: 'Port(s)', type: 'string', cell: servicePorts },
     AGE,
@@ -118,6 +148,43 @@ const COLUMNS: Record<string, Column[]> = {
       },
     },
   ],
+  '/endpoints': [
+    NAME,
+    {
+      name: 'Endpoints',
+      type: 'string',
+      cell: (o) => {
+        const eps = asArray(o.subsets).flatMap((sub) =>
+          asArray(getPath(sub, 'addresses')).flatMap((a) =>
+            asArray(getPath(sub, 'ports')).map((p) => `${getPath(a, 'ip')}:${getPath(p, 'port')}`),
+          ),
+        );
+        if (eps.length === 0) return '<none>';
+        return eps.length > 3 ? `${eps.slice(0, 3).join(',')} + ${eps.length - 3} more...` : eps.join(',');
+      },
+    },
+    AGE,
+  ],
+  '/nodes': [
+    NAME,
+    {
+      name: 'Status',
+      type: 'string',
+      cell: (o) =>
+        asArray(getPath(o, 'status', 'conditions')).some(
+          (c) => getPath(c, 'type') === 'Ready' && getPath(c, 'status') === 'True',
+        )
+          ? 'Ready'
+          : 'NotReady',
+    },
+    { name: 'Roles', type: 'string', cell: () => '<none>' },
+    AGE,
+    {
+      name: 'Version',
+      type: 'string',
+      cell: (o) => asString(getPath(o, 'status', 'nodeInfo', 'kubeletVersion')) ?? '',
+    },
+  ],
   '/namespaces': [
     NAME,
     { name: 'Status', type: 'string', cell: (o) => asString(getPath(o, 'status', 'phase')) ?? '' },
@@ -125,7 +192,11 @@ const COLUMNS: Record<string, Column[]> = {
   ],
   'networking.k8s.io/ingresses': [
     NAME,
-    { name: 'Class', type: 'string', cell: (o) => asString(getPath(o, 'spec', 'ingressClassName')) ?? '<none>' },
+    {
+      name: 'Class',
+      type: 'string',
+      cell: (o) => asString(getPath(o, 'spec', 'ingressClassName')) ?? '<none>',
+    },
     {
       name: 'Hosts',
       type: 'string',
@@ -142,11 +213,19 @@ const COLUMNS: Record<string, Column[]> = {
           .map((i) => asString(getPath(i, 'ip')) ?? asString(getPath(i, 'hostname')) ?? '')
           .join(','),
     },
-    { name: 'Ports', type: 'string', cell: (o) => (asArray(getPath(o, 'spec', 'tls')).length ? '80, 443' : '80') },
+    {
+      name: 'Ports',
+      type: 'string',
+      cell: (o) => (asArray(getPath(o, 'spec', 'tls')).length ? '80, 443' : '80'),
+    },
     AGE,
   ],
   '/events': [
-    { name: 'Last Seen', type: 'string', cell: (o) => humanAge(Date.now() - Date.parse(asString(o.lastTimestamp) ?? '')) },
+    {
+      name: 'Last Seen',
+      type: 'string',
+      cell: (o) => humanAge(Date.now() - Date.parse(asString(o.lastTimestamp) ?? '')),
+    },
     { name: 'Type', type: 'string', cell: (o) => asString(o.type) ?? '' },
     { name: 'Reason', type: 'string', cell: (o) => asString(o.reason) ?? '' },
     {

@@ -12,9 +12,14 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const QUALIFIED_NAME =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
-const required = (field: string): StatusCause => ({ reason: 'FieldValueRequired', message: 'Required value', field });
+const required = (field: string): StatusCause => ({
+  reason: 'FieldValueRequired',
+  message: 'Required value',
+  field,
+});
 
 function invalid(field: string, value: unknown, why: string): StatusCause {
   const shown = typeof value === 'string' ? JSON.stringify(value) : goValue(value);
@@ -56,9 +61,18 @@ function validateMeta(rt: ResourceType, obj: KubeObject, out: StatusCause[]): vo
     if (!re.test(name) || name.length > max) out.push(invalid('metadata.name', name, why));
   }
   for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) {
-    if (!QUALIFIED_NAME.test(k)) out.push(invalid('metadata.labels', k, 'name part must consist of alphanumeric characters, \'-\', \'_\' or \'.\''));
+    if (!QUALIFIED_NAME.test(k))
+      out.push(
+        invalid('metadata.labels', k, "name part must consist of alphanumeric characters, '-', '_' or '.'"),
+      );
     if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v))
-      out.push(invalid('metadata.labels', v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
+      out.push(
+        invalid(
+          'metadata.labels',
+          v,
+          "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+        ),
+      );
   }
 }
 
@@ -74,8 +88,20 @@ function validatePodSpec(spec: unknown, at: string, out: StatusCause[]): void {
     const f = `${at}.containers[${i}]`;
     if (!isObject(c)) continue;
     if (typeof c.name !== 'string' || c.name === '') out.push(required(`${f}.name`));
-    else if (!DNS1123_LABEL.test(c.name)) out.push(invalid(`${f}.name`, c.name, 'a lowercase RFC 1123 label must consist of lower case alphanumeric characters or \'-\''));
-    else if (names.has(c.name)) out.push({ reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(c.name)}`, field: `${f}.name` });
+    else if (!DNS1123_LABEL.test(c.name))
+      out.push(
+        invalid(
+          `${f}.name`,
+          c.name,
+          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'",
+        ),
+      );
+    else if (names.has(c.name))
+      out.push({
+        reason: 'FieldValueDuplicate',
+        message: `Duplicate value: ${JSON.stringify(c.name)}`,
+        field: `${f}.name`,
+      });
     else names.add(c.name);
     if (typeof c.image !== 'string' || c.image.trim() === '') out.push(required(`${f}.image`));
     for (const [j, p] of asArray(c.ports).entries()) {
@@ -95,7 +121,12 @@ function intOrPercent(v: unknown, total: number, roundUp: boolean): number {
   return Number.NaN;
 }
 
-function validateWorkload(obj: KubeObject, old: KubeObject | undefined, deployment: boolean, out: StatusCause[]): void {
+function validateWorkload(
+  obj: KubeObject,
+  old: KubeObject | undefined,
+  deployment: boolean,
+  out: StatusCause[],
+): void {
   const spec = obj.spec;
   if (!isObject(spec)) {
     out.push(required('spec'));
@@ -104,7 +135,8 @@ function validateWorkload(obj: KubeObject, old: KubeObject | undefined, deployme
   const selector = spec.selector;
   const hasSelector =
     isObject(selector) &&
-    (Object.keys(asStringMap(selector.matchLabels)).length > 0 || asArray(selector.matchExpressions).length > 0);
+    (Object.keys(asStringMap(selector.matchLabels)).length > 0 ||
+      asArray(selector.matchExpressions).length > 0);
   if (!hasSelector) out.push({ ...required('spec.selector'), message: 'Required value' });
   const labels = asStringMap(getPath(spec, 'template', 'metadata', 'labels'));
   if (hasSelector && !labelSelectorMatcher(selector)(labels))
@@ -114,18 +146,46 @@ function validateWorkload(obj: KubeObject, old: KubeObject | undefined, deployme
   validatePodSpec(getPath(spec, 'template', 'spec'), 'spec.template.spec', out);
   const restart = getPath(spec, 'template', 'spec', 'restartPolicy');
   if (restart !== undefined && restart !== 'Always')
-    out.push({ reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(restart)}: supported values: "Always"`, field: 'spec.template.spec.restartPolicy' });
+    out.push({
+      reason: 'FieldValueNotSupported',
+      message: `Unsupported value: ${JSON.stringify(restart)}: supported values: "Always"`,
+      field: 'spec.template.spec.restartPolicy',
+    });
   if (deployment) {
     const strategy = isObject(spec.strategy) ? spec.strategy : {};
     if (strategy.type === 'Recreate' && strategy.rollingUpdate !== undefined)
-      out.push({ reason: 'FieldValueForbidden', message: 'Forbidden: may not be specified when strategy `type` is \'Recreate\'', field: 'spec.strategy.rollingUpdate' });
+      out.push({
+        reason: 'FieldValueForbidden',
+        message: "Forbidden: may not be specified when strategy `type` is 'Recreate'",
+        field: 'spec.strategy.rollingUpdate',
+      });
     if (strategy.type === 'RollingUpdate' && isObject(strategy.rollingUpdate)) {
       const surge = intOrPercent(strategy.rollingUpdate.maxSurge, 100, true);
       const unavailable = intOrPercent(strategy.rollingUpdate.maxUnavailable, 100, false);
-      if (Number.isNaN(surge)) out.push(invalid('spec.strategy.rollingUpdate.maxSurge', strategy.rollingUpdate.maxSurge, 'must be an integer or percentage (e.g \'5%\')'));
-      if (Number.isNaN(unavailable)) out.push(invalid('spec.strategy.rollingUpdate.maxUnavailable', strategy.rollingUpdate.maxUnavailable, 'must be an integer or percentage (e.g \'5%\')'));
+      if (Number.isNaN(surge))
+        out.push(
+          invalid(
+            'spec.strategy.rollingUpdate.maxSurge',
+            strategy.rollingUpdate.maxSurge,
+            "must be an integer or percentage (e.g '5%')",
+          ),
+        );
+      if (Number.isNaN(unavailable))
+        out.push(
+          invalid(
+            'spec.strategy.rollingUpdate.maxUnavailable',
+            strategy.rollingUpdate.maxUnavailable,
+            "must be an integer or percentage (e.g '5%')",
+          ),
+        );
       if (surge === 0 && unavailable === 0)
-        out.push(invalid('spec.strategy.rollingUpdate.maxUnavailable', strategy.rollingUpdate.maxUnavailable, 'may not be 0 when `maxSurge` is 0'));
+        out.push(
+          invalid(
+            'spec.strategy.rollingUpdate.maxUnavailable',
+            strategy.rollingUpdate.maxUnavailable,
+            'may not be 0 when `maxSurge` is 0',
+          ),
+        );
     }
     const deadline = spec.progressDeadlineSeconds;
     const minReady = typeof spec.minReadySeconds === 'number' ? spec.minReadySeconds : 0;
@@ -139,12 +199,14 @@ function validateWorkload(obj: KubeObject, old: KubeObject | undefined, deployme
 function validateService(obj: KubeObject, old: KubeObject | undefined, out: StatusCause[]): void {
   const spec = isObject(obj.spec) ? obj.spec : {};
   const ports = asArray(spec.ports);
-  if (spec.type !== 'ExternalName' && spec.clusterIP !== 'None' && ports.length === 0) out.push(required('spec.ports'));
+  if (spec.type !== 'ExternalName' && spec.clusterIP !== 'None' && ports.length === 0)
+    out.push(required('spec.ports'));
   for (const [i, p] of ports.entries()) {
     if (!isObject(p)) continue;
     if (typeof p.port !== 'number' || p.port < 1 || p.port > 65535)
       out.push(invalid(`spec.ports[${i}].port`, p.port, 'must be between 1 and 65535, inclusive'));
-    if (ports.length > 1 && (typeof p.name !== 'string' || p.name === '')) out.push(required(`spec.ports[${i}].name`));
+    if (ports.length > 1 && (typeof p.name !== 'string' || p.name === ''))
+      out.push(required(`spec.ports[${i}].name`));
   }
   const oldIP = getPath(old, 'spec', 'clusterIP');
   if (old && oldIP !== undefined && spec.clusterIP !== undefined && spec.clusterIP !== oldIP)
@@ -156,7 +218,8 @@ function validateIngress(obj: KubeObject, out: StatusCause[]): void {
     for (const [j, path] of asArray(getPath(rule, 'http', 'paths')).entries()) {
       const f = `spec.rules[${i}].http.paths[${j}]`;
       if (!isObject(path)) continue;
-      if (path.pathType === undefined) out.push({ ...required(`${f}.pathType`), message: 'Required value: pathType must be specified' });
+      if (path.pathType === undefined)
+        out.push({ ...required(`${f}.pathType`), message: 'Required value: pathType must be specified' });
       if (!isObject(path.backend)) out.push(required(`${f}.backend`));
     }
   }

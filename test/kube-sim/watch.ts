@@ -28,7 +28,12 @@ const BOOKMARK_INTERVAL_MS = 60_000;
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 /** Starts a watch on `res`; returns a function that ends it. */
-export function serveWatch(store: Store, res: ServerResponse, spec: WatchSpec, onEnd: () => void): () => void {
+export function serveWatch(
+  store: Store,
+  res: ServerResponse,
+  spec: WatchSpec,
+  onEnd: () => void,
+): () => void {
   const key = resourceKey(spec.rt);
   const inScope = (o: KubeObject) =>
     (spec.namespace === undefined || o.metadata.namespace === spec.namespace) && spec.filter(o);
@@ -47,7 +52,10 @@ export function serveWatch(store: Store, res: ServerResponse, spec: WatchSpec, o
     send('BOOKMARK', {
       kind: spec.rt.kind,
       apiVersion: apiVersionOf(spec.rt),
-      metadata: { resourceVersion: String(store.currentResourceVersion()), ...(annotations ? { annotations } : {}) },
+      metadata: {
+        resourceVersion: String(store.currentResourceVersion()),
+        ...(annotations ? { annotations } : {}),
+      },
     });
 
   let ended = false;

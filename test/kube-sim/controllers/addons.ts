@@ -17,12 +17,21 @@ const DAY_MS = 86_400_000;
 function withTimes(existing: unknown, wanted: Condition[]): Condition[] {
   return wanted.map((c) => {
     const prev = getCondition(existing, c.type);
-    return { ...c, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : timestamp() };
+    return {
+      ...c,
+      lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : timestamp(),
+    };
   });
 }
 
 function cond(type: string, ok: boolean, reason: string, message: string, generation?: number): Condition {
-  return { type, status: ok ? 'True' : 'False', reason, message, ...(generation ? { observedGeneration: generation } : {}) };
+  return {
+    type,
+    status: ok ? 'True' : 'False',
+    reason,
+    message,
+    ...(generation ? { observedGeneration: generation } : {}),
+  };
 }
 
 export interface AddonOptions {
@@ -48,7 +57,8 @@ export class AddonController {
   private each(key: string, fn: (rt: ResourceType, o: KubeObject) => void): void {
     const rt = this.type(key);
     if (!rt) return;
-    for (const o of this.ctx.api.list(rt, undefined)) if (!o.metadata.deletionTimestamp) this.ctx.tryWrite(() => fn(rt, o));
+    for (const o of this.ctx.api.list(rt, undefined))
+      if (!o.metadata.deletionTimestamp) this.ctx.tryWrite(() => fn(rt, o));
   }
 
   private setStatus(rt: ResourceType, o: KubeObject, status: JsonObject, manager: string): void {
@@ -69,7 +79,13 @@ export class AddonController {
   private issuer(rt: ResourceType, o: KubeObject): void {
     const acme = getPath(o, 'spec', 'acme');
     const ready = isObject(acme)
-      ? cond('Ready', true, 'ACMEAccountRegistered', 'The ACME account was registered with the ACME server', o.metadata.generation)
+      ? cond(
+          'Ready',
+          true,
+          'ACMEAccountRegistered',
+          'The ACME account was registered with the ACME server',
+          o.metadata.generation,
+        )
       : cond('Ready', true, 'IsReady', 'Signing CA verified', o.metadata.generation);
     const status: JsonObject = { conditions: withTimes(getPath(o, 'status', 'conditions'), [ready]) };
     if (isObject(acme))
@@ -97,7 +113,9 @@ export class AddonController {
     const generation = o.metadata.generation;
     const issuerKind = asString(getPath(o, 'spec', 'issuerRef', 'kind')) ?? 'Issuer';
     const issuerName = asString(getPath(o, 'spec', 'issuerRef', 'name')) ?? '';
-    const issuerType = this.type(issuerKind === 'ClusterIssuer' ? 'cert-manager.io/clusterissuers' : 'cert-manager.io/issuers');
+    const issuerType = this.type(
+      issuerKind === 'ClusterIssuer' ? 'cert-manager.io/clusterissuers' : 'cert-manager.io/issuers',
+    );
     const issuer = issuerType && this.ctx.api.tryGet(issuerType, ns, issuerName);
     const behavior = this.ctx.controls.certificates;
     const existing = getPath(o, 'status', 'conditions');
@@ -130,7 +148,8 @@ export class AddonController {
     }
     const secretName = asString(getPath(o, 'spec', 'secretName'));
     if (secretName && !this.ctx.api.tryGet(this.ctx.types.secrets, ns, secretName)) {
-      const fake = (s: string) => Buffer.from(`-----BEGIN ${s}-----\nkube-sim placeholder\n-----END ${s}-----\n`).toString('base64');
+      const fake = (s: string) =>
+        Buffer.from(`-----BEGIN ${s}-----\nkube-sim placeholder\n-----END ${s}-----\n`).toString('base64');
       this.ctx.api.write(
         this.ctx.types.secrets,
         {
@@ -159,7 +178,9 @@ export class AddonController {
       rt,
       o,
       {
-        conditions: withTimes(existing, [cond('Ready', true, 'Ready', 'Certificate is up to date and has not expired', generation)]),
+        conditions: withTimes(existing, [
+          cond('Ready', true, 'Ready', 'Certificate is up to date and has not expired', generation),
+        ]),
         notBefore,
         notAfter: timestamp(start + 90 * DAY_MS),
         renewalTime: timestamp(start + 60 * DAY_MS),
@@ -171,7 +192,12 @@ export class AddonController {
 
   private managedCertificate(rt: ResourceType, o: KubeObject): void {
     const behavior = this.ctx.controls.certificates;
-    const state = behavior === 'fail' ? 'FailedNotVisible' : behavior === 'pending' || !this.due(o) ? 'Provisioning' : 'Active';
+    const state =
+      behavior === 'fail'
+        ? 'FailedNotVisible'
+        : behavior === 'pending' || !this.due(o)
+          ? 'Provisioning'
+          : 'Active';
     const status: JsonObject = {
       certificateName: `mcrt-${o.metadata.uid ?? ''}`,
       certificateStatus: state === 'FailedNotVisible' ? 'Provisioning' : state,
@@ -250,7 +276,13 @@ export class AddonController {
       .every((b) => {
         const kind = asString(getPath(b, 'kind')) ?? 'Service';
         if (kind !== 'Service') return true;
-        return this.ctx.api.tryGet(this.ctx.types.services, asString(getPath(b, 'namespace')) ?? ns, asString(getPath(b, 'name')) ?? '') !== undefined;
+        return (
+          this.ctx.api.tryGet(
+            this.ctx.types.services,
+            asString(getPath(b, 'namespace')) ?? ns,
+            asString(getPath(b, 'name')) ?? '',
+          ) !== undefined
+        );
       });
     const prevParents = asArray(getPath(o, 'status', 'parents'));
     const parents = asArray(getPath(o, 'spec', 'parentRefs')).map((parentRef) => {
@@ -262,7 +294,13 @@ export class AddonController {
           cond('Accepted', true, 'Accepted', 'Route was valid', generation),
           backendsExist
             ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', generation)
-            : cond('ResolvedRefs', false, 'BackendNotFound', 'A backendRef names a Service that does not exist', generation),
+            : cond(
+                'ResolvedRefs',
+                false,
+                'BackendNotFound',
+                'A backendRef names a Service that does not exist',
+                generation,
+              ),
         ]),
       };
     });

@@ -100,7 +100,13 @@ export class ControllerContext {
   }
 
   /** Records a core/v1 Event, counting repeats of the same reason and message. */
-  event(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string): void {
+  event(
+    obj: KubeObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    component: string,
+  ): void {
     const ns = obj.metadata.namespace ?? 'default';
     const now = timestamp();
     const existing = this.api

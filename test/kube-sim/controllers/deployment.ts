@@ -182,13 +182,11 @@ export class DeploymentController {
     newRS = this.syncNewReplicaSet(d, newRS, oldRSs);
     d = this.syncRevision(d, newRS);
     const allRSs = [...oldRSs, newRS];
-    if (isRolling(d)) {
-      if (this.reconcileNewReplicaSet(d, allRSs, newRS)) return this.syncStatus(d, allRSs, newRS, false);
-      if (this.reconcileOldReplicaSets(d, allRSs, oldRSs, newRS)) return this.syncStatus(d, allRSs, newRS, false);
-    } else if (this.recreate(d, oldRSs, newRS)) {
-      return this.syncStatus(d, allRSs, newRS, false);
-    }
-    if (this.complete(d, this.status(d))) this.cleanup(d, oldRSs);
+    const scaled = isRolling(d)
+      ? this.reconcileNewReplicaSet(d, allRSs, newRS) ||
+        this.reconcileOldReplicaSets(d, allRSs, oldRSs, newRS)
+      : this.recreate(d, oldRSs, newRS);
+    if (!scaled && this.complete(d, this.status(d))) this.cleanup(d, oldRSs);
     this.syncStatus(d, allRSs, newRS, false);
   }
 
@@ -217,7 +215,8 @@ export class DeploymentController {
     selector.matchLabels = { ...asStringMap(selector.matchLabels), [HASH_LABEL]: hash };
     const revision = String(Math.max(0, ...oldRSs.map(revisionOf)) + 1);
     const annotations: Record<string, string> = {};
-    for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (!SKIP_COPY.has(k)) annotations[k] = v;
+    for (const [k, v] of Object.entries(d.metadata.annotations ?? {}))
+      if (!SKIP_COPY.has(k)) annotations[k] = v;
     annotations[REVISION] = revision;
     annotations[DESIRED_REPLICAS] = String(specReplicas(d));
     annotations[MAX_REPLICAS] = String(specReplicas(d) + maxSurge(d));
@@ -247,16 +246,40 @@ export class DeploymentController {
         template,
       },
     };
-    const replicas = isRolling(d) ? this.newRSReplicas(d, all, rs) : oldRSs.some((o) => n(getPath(o, 'status', 'replicas')) > 0) ? 0 : specReplicas(d);
+    const replicas = isRolling(d)
+      ? this.newRSReplicas(d, all, rs)
+      : oldRSs.some((o) => n(getPath(o, 'status', 'replicas')) > 0)
+        ? 0
+        : specReplicas(d);
     (rs.spec as JsonObject).replicas = replicas;
     const created = api.write(types.replicasets, rs, MANAGER);
-    if (replicas > 0) this.ctx.event(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${name} from 0 to ${replicas}`, 'deployment-controller');
+    if (replicas > 0)
+      this.ctx.event(
+        d,
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled up replica set ${name} from 0 to ${replicas}`,
+        'deployment-controller',
+      );
     const annotationsD = { ...(d.metadata.annotations ?? {}), [REVISION]: revision };
     if (this.hasDeadline(d)) {
-      setCondition(status, newCondition('Progressing', 'True', Reasons.NewReplicaSet, `Created new replica set "${created.metadata.name}"`));
+      setCondition(
+        status,
+        newCondition(
+          'Progressing',
+          'True',
+          Reasons.NewReplicaSet,
+          `Created new replica set "${created.metadata.name}"`,
+        ),
+      );
       this.progressAt.set(d.metadata.uid ?? '', Date.now());
     }
-    api.write(types.deployments, { ...d, metadata: { ...d.metadata, annotations: annotationsD }, status }, MANAGER, 'status');
+    api.write(
+      types.deployments,
+      { ...d, metadata: { ...d.metadata, annotations: annotationsD }, status },
+      MANAGER,
+      'status',
+    );
   }
 
   /** An existing RS for the current template (e.g. after a rollback) becomes the newest revision. */
@@ -265,7 +288,8 @@ export class DeploymentController {
     const newRevision = maxOld + 1;
     const rs = clone(newRS);
     const annotations = { ...(rs.metadata.annotations ?? {}) };
-    for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (!SKIP_COPY.has(k)) annotations[k] = v;
+    for (const [k, v] of Object.entries(d.metadata.annotations ?? {}))
+      if (!SKIP_COPY.has(k)) annotations[k] = v;
     const oldRevision = annotations[REVISION];
     const oldRevisionInt = Number.parseInt(oldRevision ?? '0', 10) || 0;
     if (oldRevisionInt < newRevision) {
@@ -276,7 +300,10 @@ export class DeploymentController {
       }
     }
     const minReady = n(getPath(d, 'spec', 'minReadySeconds'));
-    if (deepEqual(annotations, rs.metadata.annotations ?? {}) && n(getPath(rs, 'spec', 'minReadySeconds')) === minReady)
+    if (
+      deepEqual(annotations, rs.metadata.annotations ?? {}) &&
+      n(getPath(rs, 'spec', 'minReadySeconds')) === minReady
+    )
       return newRS;
     rs.metadata.annotations = annotations;
     (rs.spec as JsonObject).minReadySeconds = minReady;
@@ -294,7 +321,15 @@ export class DeploymentController {
       changed = true;
     }
     if (this.hasDeadline(d) && !getCondition(status.conditions, 'Progressing')) {
-      setCondition(status, newCondition('Progressing', 'True', Reasons.FoundNewRS, `Found new replica set "${newRS.metadata.name}"`));
+      setCondition(
+        status,
+        newCondition(
+          'Progressing',
+          'True',
+          Reasons.FoundNewRS,
+          `Found new replica set "${newRS.metadata.name}"`,
+        ),
+      );
       this.progressAt.set(d.metadata.uid ?? '', Date.now());
       changed = true;
     }
@@ -352,7 +387,12 @@ export class DeploymentController {
     return true;
   }
 
-  private reconcileOldReplicaSets(d: KubeObject, all: KubeObject[], oldRSs: KubeObject[], newRS: KubeObject): boolean {
+  private reconcileOldReplicaSets(
+    d: KubeObject,
+    all: KubeObject[],
+    oldRSs: KubeObject[],
+    newRS: KubeObject,
+  ): boolean {
     const oldPods = oldRSs.reduce((s, rs) => s + specReplicas(rs), 0);
     if (oldPods === 0) return false;
     const allPods = all.reduce((s, rs) => s + specReplicas(rs), 0);
@@ -411,10 +451,17 @@ export class DeploymentController {
     const limit = asNumber(getPath(d, 'spec', 'revisionHistoryLimit'));
     if (limit === undefined) return;
     const cleanable = oldRSs
-      .filter((rs) => specReplicas(rs) === 0 && n(getPath(rs, 'status', 'replicas')) === 0 && !rs.metadata.deletionTimestamp)
+      .filter(
+        (rs) =>
+          specReplicas(rs) === 0 &&
+          n(getPath(rs, 'status', 'replicas')) === 0 &&
+          !rs.metadata.deletionTimestamp,
+      )
       .sort((a, b) => revisionOf(a) - revisionOf(b));
     for (const rs of cleanable.slice(0, Math.max(0, cleanable.length - limit))) {
-      this.ctx.tryWrite(() => this.ctx.api.delete(this.ctx.types.replicasets, rs.metadata.namespace, rs.metadata.name ?? ''));
+      this.ctx.tryWrite(() =>
+        this.ctx.api.delete(this.ctx.types.replicasets, rs.metadata.namespace, rs.metadata.name ?? ''),
+      );
     }
   }
 
@@ -435,7 +482,8 @@ export class DeploymentController {
   }
 
   private calculateStatus(d: KubeObject, all: KubeObject[], newRS: KubeObject | undefined): Status {
-    const sum = (field: string, rss: KubeObject[]) => rss.reduce((s, rs) => s + n(getPath(rs, 'status', field)), 0);
+    const sum = (field: string, rss: KubeObject[]) =>
+      rss.reduce((s, rs) => s + n(getPath(rs, 'status', field)), 0);
     const available = sum('availableReplicas', all);
     const total = all.reduce((s, rs) => s + specReplicas(rs), 0);
     const current = this.status(d);
@@ -450,11 +498,19 @@ export class DeploymentController {
       conditions: clone(current.conditions ?? []),
     };
     if (available >= specReplicas(d) - maxUnavailable(d))
-      setCondition(status, newCondition('Available', 'True', Reasons.MinAvailable, 'Deployment has minimum availability.'));
+      setCondition(
+        status,
+        newCondition('Available', 'True', Reasons.MinAvailable, 'Deployment has minimum availability.'),
+      );
     else
       setCondition(
         status,
-        newCondition('Available', 'False', Reasons.MinUnavailable, 'Deployment does not have minimum availability.'),
+        newCondition(
+          'Available',
+          'False',
+          Reasons.MinUnavailable,
+          'Deployment does not have minimum availability.',
+        ),
       );
     return status;
   }
@@ -468,26 +524,40 @@ export class DeploymentController {
       const cond = getCondition(status.conditions, 'Progressing');
       if (paused) {
         if (cond?.reason !== Reasons.Paused)
-          setCondition(status, newCondition('Progressing', 'Unknown', Reasons.Paused, 'Deployment is paused'));
+          setCondition(
+            status,
+            newCondition('Progressing', 'Unknown', Reasons.Paused, 'Deployment is paused'),
+          );
       } else if (cond?.reason === Reasons.Paused) {
-        setCondition(status, newCondition('Progressing', 'Unknown', Reasons.Resumed, 'Deployment is resumed'));
+        setCondition(
+          status,
+          newCondition('Progressing', 'Unknown', Reasons.Resumed, 'Deployment is resumed'),
+        );
         this.progressAt.set(uid, Date.now());
       } else {
-        const isComplete = status.replicas === status.updatedReplicas && cond?.reason === Reasons.NewRSAvailable;
+        const isComplete =
+          status.replicas === status.updatedReplicas && cond?.reason === Reasons.NewRSAvailable;
         const rsName = newRS?.metadata.name;
         if (!isComplete) {
           if (this.complete(d, status)) {
-            const msg = rsName ? `ReplicaSet "${rsName}" has successfully progressed.` : `Deployment "${d.metadata.name}" has successfully progressed.`;
+            const msg = rsName
+              ? `ReplicaSet "${rsName}" has successfully progressed.`
+              : `Deployment "${d.metadata.name}" has successfully progressed.`;
             setCondition(status, newCondition('Progressing', 'True', Reasons.NewRSAvailable, msg));
           } else if (this.progressing(old, status)) {
-            const msg = rsName ? `ReplicaSet "${rsName}" is progressing.` : `Deployment "${d.metadata.name}" is progressing.`;
+            const msg = rsName
+              ? `ReplicaSet "${rsName}" is progressing.`
+              : `Deployment "${d.metadata.name}" is progressing.`;
             const c = newCondition('Progressing', 'True', Reasons.RSUpdated, msg);
-            if (cond?.status === 'True' && cond.lastTransitionTime) c.lastTransitionTime = cond.lastTransitionTime;
+            if (cond?.status === 'True' && cond.lastTransitionTime)
+              c.lastTransitionTime = cond.lastTransitionTime;
             removeCondition(status, 'Progressing');
             setCondition(status, c);
             this.progressAt.set(uid, Date.now());
           } else if (this.timedOut(d, status)) {
-            const msg = rsName ? `ReplicaSet "${rsName}" has timed out progressing.` : `Deployment "${d.metadata.name}" has timed out progressing.`;
+            const msg = rsName
+              ? `ReplicaSet "${rsName}" has timed out progressing.`
+              : `Deployment "${d.metadata.name}" has timed out progressing.`;
             setCondition(status, newCondition('Progressing', 'False', Reasons.TimedOut, msg));
           }
         }

@@ -83,7 +83,13 @@ function qosClass(spec: unknown): string {
   const guaranteed = resources.every((r) => {
     const limits = getPath(r, 'limits');
     const requests = getPath(r, 'requests') ?? limits;
-    return isObject(limits) && isObject(requests) && 'cpu' in limits && 'memory' in limits && deepEqual(requests, limits);
+    return (
+      isObject(limits) &&
+      isObject(requests) &&
+      'cpu' in limits &&
+      'memory' in limits &&
+      deepEqual(requests, limits)
+    );
   });
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
@@ -190,9 +196,17 @@ export class Kubelet {
       conditionTimes: new Map(),
     };
     this.records.set(rec.uid, rec);
-    this.ctx.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${rec.namespace}/${rec.name} to ${NODE_NAME}`, 'default-scheduler');
+    this.ctx.event(
+      pod,
+      'Normal',
+      'Scheduled',
+      `Successfully assigned ${rec.namespace}/${rec.name} to ${NODE_NAME}`,
+      'default-scheduler',
+    );
     for (const c of containers) {
-      this.runContainer(rec, c).catch((e: unknown) => this.ctx.log(`kubelet: ${rec.name}/${c.name}: ${String(e)}`));
+      this.runContainer(rec, c).catch((e: unknown) =>
+        this.ctx.log(`kubelet: ${rec.name}/${c.name}: ${String(e)}`),
+      );
     }
     return rec;
   }
@@ -219,7 +233,11 @@ export class Kubelet {
             password = p.join(':');
           }
           if (username && password !== undefined)
-            out.push({ registry: registry.replace(/^https?:\/\//, '').replace(/\/.*$/, ''), username, password });
+            out.push({
+              registry: registry.replace(/^https?:\/\//, '').replace(/\/.*$/, ''),
+              username,
+              password,
+            });
         }
       } catch {
         // an unreadable pull secret is as good as none
@@ -273,7 +291,10 @@ export class Kubelet {
           ...(Array.isArray(c.spec.args) ? { args: c.spec.args.map(String) } : {}),
           env: asArray(c.spec.env)
             .filter(isObject)
-            .map((e) => ({ name: String(e.name), ...(typeof e.value === 'string' ? { value: e.value } : {}) })),
+            .map((e) => ({
+              name: String(e.name),
+              ...(typeof e.value === 'string' ? { value: e.value } : {}),
+            })),
         });
       } catch (e) {
         const reason = e instanceof StartError ? e.reason : 'CreateContainerError';
@@ -362,7 +383,10 @@ export class Kubelet {
       else {
         const result =
           behavior === 'not-ready'
-            ? { ok: false, message: 'HTTP probe failed with statuscode: 503 (kube-sim: not-ready set by a test)' }
+            ? {
+                ok: false,
+                message: 'HTTP probe failed with statuscode: 503 (kube-sim: not-ready set by a test)',
+              }
             : await this.runtime.probe(handle, probe);
         if (signal.aborted) return undefined;
         if (result.ok) {
@@ -373,7 +397,13 @@ export class Kubelet {
           failures++;
           successes = 0;
           if (!c.ready || failures >= failureThreshold) ready = false;
-          this.ctx.event(rec.pod, 'Warning', 'Unhealthy', `Readiness probe failed: ${result.message ?? ''}`, COMPONENT);
+          this.ctx.event(
+            rec.pod,
+            'Warning',
+            'Unhealthy',
+            `Readiness probe failed: ${result.message ?? ''}`,
+            COMPONENT,
+          );
         }
       }
       if (ready !== c.ready) {
@@ -389,7 +419,10 @@ export class Kubelet {
     this.ctx.tryWrite(() => {
       const pod = this.ctx.api.tryGet(this.ctx.types.pods, rec.namespace, rec.name);
       if (!pod) return;
-      pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), [HOST_PORT_ANNOTATION]: String(port) };
+      pod.metadata.annotations = {
+        ...(pod.metadata.annotations ?? {}),
+        [HOST_PORT_ANNOTATION]: String(port),
+      };
       rec.pod = this.ctx.api.write(this.ctx.types.pods, pod, 'kube-sim');
     });
   }
@@ -401,7 +434,8 @@ export class Kubelet {
     this.changed();
     const grace = rec.pod.metadata.deletionGracePeriodSeconds ?? 30;
     for (const c of rec.containers)
-      if (c.state === 'running') this.ctx.event(rec.pod, 'Normal', 'Killing', `Stopping container ${c.name}`, COMPONENT);
+      if (c.state === 'running')
+        this.ctx.event(rec.pod, 'Normal', 'Killing', `Stopping container ${c.name}`, COMPONENT);
     // Let proxies and endpoint readers notice before the process goes away.
     await sleep(100);
     await Promise.all(rec.containers.map((c) => c.handle?.stop(grace)));
@@ -418,7 +452,6 @@ export class Kubelet {
     return {
       type,
       status,
-      lastProbeTime: null,
       lastTransitionTime: time,
       ...(reason ? { reason } : {}),
       ...(message ? { message } : {}),
@@ -449,7 +482,10 @@ export class Kubelet {
     const ready = unready.length === 0 && rec.containers.length > 0 && !rec.terminating;
     if (ready && rec.readySince === undefined) rec.readySince = Date.now();
     if (!ready) rec.readySince = undefined;
-    const notReady = ['ContainersNotReady', `containers with unready status: [${unready.join(' ')}]`] as const;
+    const notReady = [
+      'ContainersNotReady',
+      `containers with unready status: [${unready.join(' ')}]`,
+    ] as const;
     const status: JsonObject = {
       phase: rec.containers.every((c) => c.everStarted) ? 'Running' : 'Pending',
       conditions: [

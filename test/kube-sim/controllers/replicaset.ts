@@ -32,7 +32,9 @@ export class ReplicaSetController {
   }
 
   private podsOf(rs: KubeObject): KubeObject[] {
-    return this.ctx.api.list(this.ctx.types.pods, rs.metadata.namespace).filter((p) => controllerOf(p) === rs.metadata.uid);
+    return this.ctx.api
+      .list(this.ctx.types.pods, rs.metadata.namespace)
+      .filter((p) => controllerOf(p) === rs.metadata.uid);
   }
 
   private sync(rs: KubeObject): void {
@@ -52,7 +54,13 @@ export class ReplicaSetController {
       for (const pod of ranked.slice(0, active.length - want)) {
         this.ctx.tryWrite(() => {
           this.ctx.api.delete(this.ctx.types.pods, pod.metadata.namespace, pod.metadata.name ?? '');
-          this.ctx.event(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`, 'replicaset-controller');
+          this.ctx.event(
+            rs,
+            'Normal',
+            'SuccessfulDelete',
+            `Deleted pod: ${pod.metadata.name}`,
+            'replicaset-controller',
+          );
         });
       }
     }
@@ -99,7 +107,9 @@ export class ReplicaSetController {
       return since !== undefined && since + minReady <= Date.now();
     });
     const fullyLabeled = pods.filter((p) =>
-      Object.entries(isObject(templateLabels) ? templateLabels : {}).every(([k, v]) => p.metadata.labels?.[k] === v),
+      Object.entries(isObject(templateLabels) ? templateLabels : {}).every(
+        ([k, v]) => p.metadata.labels?.[k] === v,
+      ),
     );
     const status: JsonObject = {};
     const set = (k: string, v: number) => {

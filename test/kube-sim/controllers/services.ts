@@ -5,7 +5,16 @@
  */
 import { TcpProxy } from '../runtime/proxy.js';
 import type { KubeObject } from '../types.js';
-import { asArray, asNumber, asString, asStringMap, deepEqual, getPath, isObject, type JsonObject } from '../util.js';
+import {
+  asArray,
+  asNumber,
+  asString,
+  asStringMap,
+  deepEqual,
+  getPath,
+  isObject,
+  type JsonObject,
+} from '../util.js';
 import { type ControllerContext, NODE_NAME, SIM_PREFIX } from './context.js';
 import type { Kubelet } from './kubelet.js';
 import { isPodReady } from './replicaset.js';
@@ -27,7 +36,8 @@ function targetPort(pod: KubeObject, servicePort: unknown): number {
   const target = getPath(servicePort, 'targetPort') ?? getPath(servicePort, 'port');
   if (typeof target === 'number') return target;
   for (const c of asArray(getPath(pod, 'spec', 'containers')))
-    for (const p of asArray(getPath(c, 'ports'))) if (getPath(p, 'name') === target) return asNumber(getPath(p, 'containerPort')) ?? 0;
+    for (const p of asArray(getPath(c, 'ports')))
+      if (getPath(p, 'name') === target) return asNumber(getPath(p, 'containerPort')) ?? 0;
   return Number(target) || 0;
 }
 
@@ -109,7 +119,12 @@ export class ServiceController {
     const ns = svc.metadata.namespace ?? 'default';
     const pods = this.ctx.api
       .list(this.ctx.types.pods, ns)
-      .filter((p) => matches(sel)(p.metadata.labels ?? {}) && !p.metadata.deletionTimestamp && getPath(p, 'status', 'podIP'));
+      .filter(
+        (p) =>
+          matches(sel)(p.metadata.labels ?? {}) &&
+          !p.metadata.deletionTimestamp &&
+          getPath(p, 'status', 'podIP'),
+      );
     const ports = asArray(getPath(svc, 'spec', 'ports'));
     const address = (p: KubeObject) => ({
       ip: asString(getPath(p, 'status', 'podIP')) ?? '127.0.0.1',
@@ -156,7 +171,11 @@ export class ServiceController {
       },
       ...(subsets.length ? { subsets } : {}),
     };
-    if (existing && deepEqual(existing.subsets, next.subsets) && deepEqual(existing.metadata.labels, next.metadata.labels))
+    if (
+      existing &&
+      deepEqual(existing.subsets, next.subsets) &&
+      deepEqual(existing.metadata.labels, next.metadata.labels)
+    )
       return;
     this.ctx.api.write(this.ctx.types.endpoints, next, 'endpoint-controller');
   }

@@ -16,7 +16,13 @@ import { freePort } from '../../../steps/smoke.js';
 import { checkPullable, type PullCheck, type RegistryCredential } from '../images.js';
 import type { KubeObject } from '../types.js';
 import { asArray, asNumber, asString, getPath, isObject } from '../util.js';
-import { type ContainerSpec, type PodRuntime, type ProbeResult, type RunningContainer, StartError } from './runtime.js';
+import {
+  type ContainerSpec,
+  type PodRuntime,
+  type ProbeResult,
+  type RunningContainer,
+  StartError,
+} from './runtime.js';
 
 export const SIM_LABEL = 'io.sitepipe.kube-sim';
 
@@ -24,7 +30,9 @@ async function listenArchive(port: number): Promise<NodeJS.ReadableStream> {
   const dir = await mkdtemp(join(tmpdir(), 'kube-sim-listen-'));
   try {
     await writeFile(join(dir, 'listen.conf'), listenConf(port, '127.0.0.1'));
-    const stream = createTar({ cwd: dir, portable: true }, ['listen.conf']) as unknown as NodeJS.ReadableStream;
+    const stream = createTar({ cwd: dir, portable: true }, [
+      'listen.conf',
+    ]) as unknown as NodeJS.ReadableStream;
     const chunks: Buffer[] = [];
     for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
     return Readable.from([Buffer.concat(chunks)]);
@@ -64,7 +72,11 @@ export class DockerRuntime implements PodRuntime {
       await followProgress(this.docker, stream, () => {});
       return check;
     } catch (e) {
-      return { ok: false, reason: 'ErrImagePull', message: `Failed to pull image "${image}": ${(e as Error).message}` };
+      return {
+        ok: false,
+        reason: 'ErrImagePull',
+        message: `Failed to pull image "${image}": ${(e as Error).message}`,
+      };
     }
   }
 
@@ -83,7 +95,9 @@ export class DockerRuntime implements PodRuntime {
         },
         ...(spec.command ? { Entrypoint: spec.command } : {}),
         ...(spec.args ? { Cmd: spec.args } : {}),
-        ...(spec.env ? { Env: spec.env.filter((e) => e.value !== undefined).map((e) => `${e.name}=${e.value}`) } : {}),
+        ...(spec.env
+          ? { Env: spec.env.filter((e) => e.value !== undefined).map((e) => `${e.name}=${e.value}`) }
+          : {}),
         HostConfig: { NetworkMode: 'host' },
       });
     } catch (e) {
@@ -96,7 +110,7 @@ export class DockerRuntime implements PodRuntime {
       throw new StartError(
         'CreateContainerError',
         `kube-sim: cannot write ${LISTEN_CONF_DIR}/listen.conf into the image (${(e as Error).message}); ` +
-          'realContainers mode runs only images built like sitepipe\'s (nginx including that file)',
+          "realContainers mode runs only images built like sitepipe's (nginx including that file)",
       );
     }
     try {
@@ -165,6 +179,13 @@ export class DockerRuntime implements PodRuntime {
     const list = await this.docker
       .listContainers({ all: true, filters: { label: [`${SIM_LABEL}=${this.simId}`] } })
       .catch(() => []);
-    await Promise.all(list.map((c) => this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    await Promise.all(
+      list.map((c) =>
+        this.docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
   }
 }

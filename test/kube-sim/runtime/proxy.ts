@@ -3,7 +3,7 @@
  * each new connection to the next ready pod (round robin). Pods that are not ready or are
  * terminating get no new connections; a connection already made stays with its pod.
  */
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export class TcpProxy {
   private next = 0;
