@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { cloudbuildConfigSchema } from './cloudbuild/config.js';
 import { SitepipeError } from './errors.js';
 import { deployConfigSchema } from './kube/config.js';
 import { parseImageRef } from './reference.js';
+import { parseYamlWith } from './yaml-schema.js';
 
 const hugoVersion = z
   .string()
@@ -151,26 +151,11 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 
 /** Parses and validates config text; every problem is reported at once. */
 export function parseConfig(text: string, file: string): Config {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new SitepipeError(
-      'CONFIG_INVALID',
-      `${file} is not valid YAML`,
-      'fix the YAML syntax at the lines shown',
-      doc.errors.map((e) => e.message),
-    );
-  }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) {
-    const lines = result.error.issues.map(formatIssue);
-    throw new SitepipeError(
-      'CONFIG_INVALID',
-      `${file} has ${lines.length} problem${lines.length === 1 ? '' : 's'}`,
-      'fix each key listed; the README documents every key',
-      lines,
-    );
-  }
-  return result.data;
+  return parseYamlWith(configSchema, text, file, {
+    code: 'CONFIG_INVALID',
+    hint: 'fix each key listed; the README documents every key',
+    formatIssue,
+  });
 }
 
 export async function loadConfig(file: string): Promise<LoadedConfig> {

@@ -1,6 +1,5 @@
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { SitepipeError } from '../errors.js';
+import { parseYamlWith } from '../yaml-schema.js';
 
 /**
  * The Cloud Build config file (cloudbuild.yaml), as the fields of the Build resource
@@ -98,23 +97,8 @@ export const DEFAULT_BUILD_TIMEOUT = '600s';
 
 /** Parses cloudbuild.yaml (or .json) text; every problem is reported at once. */
 export function parseBuildConfig(text: string, file: string): BuildConfig {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new SitepipeError(
-      'CLOUDBUILD_CONFIG_INVALID',
-      `${file} is not valid YAML`,
-      'fix the YAML syntax at the lines shown',
-      doc.errors.map((e) => e.message),
-    );
-  }
-  const result = buildConfigSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) {
-    throw new SitepipeError(
-      'CLOUDBUILD_CONFIG_INVALID',
-      `${file} is not a valid Cloud Build config`,
-      'see https://cloud.google.com/build/docs/build-config-file-schema',
-      result.error.issues.map((i) => `${i.path.map(String).join('.') || '(top level)'}: ${i.message}`),
-    );
-  }
-  return result.data;
+  return parseYamlWith(buildConfigSchema, text, file, {
+    code: 'CLOUDBUILD_CONFIG_INVALID',
+    hint: 'see https://cloud.google.com/build/docs/build-config-file-schema',
+  });
 }
