@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { isConflict, isNotFound, type Kube, kubeError } from '../clients/kube.js';
@@ -22,8 +23,9 @@ export function leaseName(name: string): string {
   return `${name}-sitepipe-deploy`;
 }
 
+/** Unique per acquisition, so that even two deploys in one process exclude each other. */
 export function holderIdentity(): string {
-  return `sitepipe@${hostname()}/${process.pid}`;
+  return `sitepipe@${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
 }
 
 function expired(lease: V1Lease, now: number): boolean {

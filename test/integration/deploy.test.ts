@@ -5,16 +5,16 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectKube } from '../../pipeline/clients/kube.js';
+import { resolveRelease } from '../../pipeline/commands/deploy.js';
 import type { SitepipeError } from '../../pipeline/errors.js';
 import { withDeployLock } from '../../pipeline/kube/lock.js';
 import { readReleases } from '../../pipeline/kube/releases.js';
 import { rollTo } from '../../pipeline/kube/roll.js';
-import { resolveRelease } from '../../pipeline/commands/deploy.js';
-import { type KubeSim, startKubeSim } from '../kube-sim/index.js';
 import { testContext } from '../helpers/context.js';
 import { SETUP_REGISTRY } from '../helpers/registry.js';
 import { runSteps } from '../helpers/run.js';
 import { EXAMPLE_DIR, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
+import { type KubeSim, startKubeSim } from '../kube-sim/index.js';
 
 const NS = 'website';
 const NAME = 'website';
@@ -48,8 +48,19 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
   }
 
   const liveImage = async () =>
-    (await kubectl(sim, home, '-n', NS, 'get', 'deploy', NAME, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'))
-      .stdout;
+    (
+      await kubectl(
+        sim,
+        home,
+        '-n',
+        NS,
+        'get',
+        'deploy',
+        NAME,
+        '-o',
+        'jsonpath={.spec.template.spec.containers[0].image}',
+      )
+    ).stdout;
 
   beforeAll(async () => {
     sim = await startKubeSim({ timeScale: 0.2 });
@@ -57,7 +68,9 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
     cacheDir = await mkdtemp(join(tmpdir(), 'sitepipe-cache-'));
     const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
     const configYaml = [
-      example.replace(/repository: .*/, `repository: ${repository}`).replace(/credentials: .*/, 'credentials: none'),
+      example
+        .replace(/repository: .*/, `repository: ${repository}`)
+        .replace(/credentials: .*/, 'credentials: none'),
       'deploy:',
       `  namespace: ${NS}`,
       `  name: ${NAME}`,
@@ -80,7 +93,17 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
     const status = await kubectl(sim, home, '-n', NS, 'rollout', 'status', `deploy/${NAME}`, '--timeout=30s');
     expect(status.exitCode, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/successfully rolled out/);
-    const ann = await kubectl(sim, home, '-n', NS, 'get', 'deploy', NAME, '-o', 'jsonpath={.spec.template.metadata.annotations}');
+    const ann = await kubectl(
+      sim,
+      home,
+      '-n',
+      NS,
+      'get',
+      'deploy',
+      NAME,
+      '-o',
+      'jsonpath={.spec.template.metadata.annotations}',
+    );
     expect(JSON.parse(ann.stdout)['sitepipe.io/commit']).toBe(await repo.git('rev-parse', 'HEAD'));
   });
 
@@ -91,12 +114,19 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
     const post = join(repo.dir, 'content/posts/hello-sitepipe.md');
     await writeFile(post, `${await readFile(post, 'utf8')}\nBroken release.\n`);
     await repo.git('commit', '-qam', 'broken');
-    const built = await runSteps({ config: repo.config, cacheDir, only: ['source', 'tag', 'hugo', 'pygments', 'render', 'image'] });
+    const built = await runSteps({
+      config: repo.config,
+      cacheDir,
+      only: ['source', 'tag', 'hugo', 'pygments', 'render', 'image'],
+    });
     const bad = built.outputs.image?.digest as string;
     sim.controls.setImageBehavior((image) => image.endsWith(bad), 'pull-error');
-    const err = (await runSteps({ config: repo.config, cacheDir, env: env(), only: ['smoke', 'push', 'deploy'] }).catch(
-      (e) => e,
-    )) as SitepipeError;
+    const err = (await runSteps({
+      config: repo.config,
+      cacheDir,
+      env: env(),
+      only: ['smoke', 'push', 'deploy'],
+    }).catch((e) => e)) as SitepipeError;
     expect(err.code).toBe('ROLLOUT_FAILED');
     expect(err.message).toMatch(/ProgressDeadlineExceeded/);
     expect(err.message).toContain(`rolled back to ${repository}@${digests.two}`);
@@ -107,7 +137,10 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
   });
 
   it('pins any earlier commit by its short sha, and refuses one with no image without changing anything', async () => {
-    const ctx = { ...testContext({ siteDir: repo.dir, env: { ...process.env, ...env() } }), ...(await loadedConfig()) };
+    const ctx = {
+      ...testContext({ siteDir: repo.dir, env: { ...process.env, ...env() } }),
+      ...(await loadedConfig()),
+    };
     const first = (await repo.git('rev-list', '--reverse', 'HEAD')).split('\n')[1] as string; // "release one"
     const target = await resolveRelease(ctx, first.slice(0, 8));
     expect(target.digest).toBe(digests.one);
@@ -119,9 +152,8 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
     expect(await liveImage()).toBe(`${repository}@${digests.one}`);
   });
 
-  it('lists the releases newest first, and a second deploy waits for the first (Lease)', async () => {
-    const kube = connectKube(env());
-    const history = await readReleases(kube, NS, NAME);
+  it('lists the releases newest first', async () => {
+    const history = await readReleases(connectKube(env()), NS, NAME);
     expect(history.map((r) => `${r.action}:${r.outcome}`)).toEqual([
       'pin:live',
       'deploy:rolled-back',
@@ -129,21 +161,45 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
       'deploy:live',
     ]);
     expect(history[0]?.digest).toBe(digests.one);
+    expect(history[1]?.commit).toBe(await repo.git('rev-parse', 'HEAD'));
+  });
 
-    const ctx = { ...testContext({ siteDir: repo.dir, env: { ...process.env, ...env() } }), ...(await loadedConfig()) };
-    const target = await resolveRelease(ctx, digests.two ? 'feature-x-not-a-tag' : '').catch(() => null);
-    expect(target).toBeNull();
-    // Someone else holds the lock for longer than lockTimeoutSeconds: the deploy fails clearly, nothing changes.
-    const other = withDeployLock(
-      kube,
-      { namespace: NS, name: NAME, waitMs: 0, signal: new AbortController().signal, log: () => undefined },
-      () => new Promise((r) => setTimeout(r, 4000)),
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    const two = { repository, digest: digests.two as string, commit: null, branch: null, tag: null, action: 'pin' as const };
-    await expect(rollTo(ctx, two)).rejects.toMatchObject({ code: 'DEPLOY_LOCKED' });
-    expect(await liveImage()).toBe(`${repository}@${digests.one}`);
-    await other;
+  it('a second deploy waits for the one holding the Lease, and fails clearly if it waits too long', async () => {
+    const kube = connectKube(env());
+    const ctx = {
+      ...testContext({ siteDir: repo.dir, env: { ...process.env, ...env() } }),
+      ...(await loadedConfig()),
+    };
+    const hold = (ms: number) =>
+      withDeployLock(
+        kube,
+        { namespace: NS, name: NAME, waitMs: 0, signal: new AbortController().signal, log: () => undefined },
+        () => new Promise((r) => setTimeout(r, ms)),
+      );
+    const two = {
+      repository,
+      digest: digests.two as string,
+      commit: null,
+      branch: null,
+      tag: null,
+      action: 'pin' as const,
+    };
+
+    // Held for less than lockTimeoutSeconds (2 s): the deploy waits its turn, then rolls.
+    const short = hold(1000);
+    await new Promise((r) => setTimeout(r, 200));
+    await rollTo(ctx, two);
+    await short;
+    expect(ctx.lines.join('\n')).toMatch(/waiting for sitepipe@/);
+    expect(await liveImage()).toBe(`${repository}@${digests.two}`);
+
+    // Held for longer: DEPLOY_LOCKED, and nothing changes.
+    const long = hold(4000);
+    await new Promise((r) => setTimeout(r, 200));
+    const one = { ...two, digest: digests.one as string };
+    await expect(rollTo(ctx, one)).rejects.toMatchObject({ code: 'DEPLOY_LOCKED' });
+    expect(await liveImage()).toBe(`${repository}@${digests.two}`);
+    await long;
   });
 
   async function loadedConfig() {

@@ -204,6 +204,8 @@ export class Api {
     opts: WriteOptions = {},
   ): { object: KubeObject; created: boolean } {
     if (patchType === PATCH_TYPES.apply) return this.apply(rt, namespace, name, body, opts);
+    if (patchType === PATCH_TYPES.strategic && !rt.builtin)
+      throw errors.unsupportedMediaType(patchType, [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.apply]);
     const old = this.get(rt, namespace, name);
     let patched: unknown;
     switch (patchType) {

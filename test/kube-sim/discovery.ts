@@ -29,7 +29,9 @@ export function serverVersion(version: string): ServerVersion & Record<string, s
 
 const SUB_VERBS = ['get', 'patch', 'update'];
 
-function subresourceKind(rt: ResourceType, sub: 'status' | 'scale') {
+const subVerbs = (sub: string) => (sub === 'log' ? ['get'] : SUB_VERBS);
+
+function subresourceKind(rt: ResourceType, sub: 'status' | 'scale' | 'log') {
   return sub === 'scale'
     ? { group: 'autoscaling', version: 'v1', kind: 'Scale' }
     : { group: rt.group, version: rt.version, kind: rt.kind };
@@ -49,7 +51,7 @@ function aggregatedResource(rt: ResourceType) {
           subresources: rt.subresources.map((s) => ({
             subresource: s,
             responseKind: subresourceKind(rt, s),
-            verbs: SUB_VERBS,
+            verbs: subVerbs(s),
           })),
         }
       : {}),
@@ -130,7 +132,7 @@ export function resourceList(reg: ResourceRegistry, group: string, version: stri
       namespaced: rt.namespaced,
       ...(s === 'scale' ? { group: 'autoscaling', version: 'v1' } : {}),
       kind: subresourceKind(rt, s).kind,
-      verbs: SUB_VERBS,
+      verbs: subVerbs(s),
     })),
   ]);
   return {

@@ -86,7 +86,7 @@ function trackable(obj: KubeObject | undefined, scope: 'main' | 'status'): JsonO
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(obj)) {
     if (k === 'apiVersion' || k === 'kind') continue;
-    if (k === 'metadata' && isObject(v)) {
+    if (k === 'metadata' && isObject(v) && scope === 'main') {
       const meta = { ...v };
       for (const s of SYSTEM_METADATA) delete meta[s];
       if (Object.keys(meta).length > 0) out.metadata = meta;

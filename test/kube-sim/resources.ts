@@ -10,7 +10,7 @@ export interface ResourceType {
   namespaced: boolean;
   shortNames: string[];
   categories: string[];
-  subresources: ('status' | 'scale')[];
+  subresources: ('status' | 'scale' | 'log')[];
   /** Built-in types: list items carry no apiVersion/kind, strategic merge patch works. CRDs: neither. */
   builtin: boolean;
   /** metadata.generation is kept (starts at 1, bumped on changes outside metadata and status). */
@@ -41,7 +41,7 @@ const core = (resource: string, kind: string, namespaced: boolean, extra: Partia
 const DEFS: Def[] = [
   core('namespaces', 'Namespace', false, { shortNames: ['ns'], subresources: ['status'] }),
   core('nodes', 'Node', false, { shortNames: ['no'], subresources: ['status'] }),
-  core('pods', 'Pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status'] }),
+  core('pods', 'Pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'log'] }),
   core('services', 'Service', true, { shortNames: ['svc'], categories: ['all'], subresources: ['status'] }),
   core('endpoints', 'Endpoints', true, { shortNames: ['ep'] }),
   core('configmaps', 'ConfigMap', true, { shortNames: ['cm'] }),
@@ -100,6 +100,17 @@ const DEFS: Def[] = [
     namespaced: true,
     builtin: true,
   },
+  {
+    group: 'policy',
+    version: 'v1',
+    resource: 'poddisruptionbudgets',
+    kind: 'PodDisruptionBudget',
+    namespaced: true,
+    builtin: true,
+    shortNames: ['pdb'],
+    subresources: ['status'],
+    generation: true,
+  },
   // cert-manager (CRDs)
   ...(
     [
@@ -131,6 +142,16 @@ const DEFS: Def[] = [
     namespaced: true,
     builtin: false,
     shortNames: ['mcrt'],
+    subresources: ['status'],
+    addon: 'gke',
+  },
+  {
+    group: 'networking.gke.io',
+    version: 'v1',
+    resource: 'healthcheckpolicies',
+    kind: 'HealthCheckPolicy',
+    namespaced: true,
+    builtin: false,
     subresources: ['status'],
     addon: 'gke',
   },

@@ -19,7 +19,7 @@ import {
   serverVersion,
 } from './discovery.js';
 import { ApiError, errors } from './errors.js';
-import { openApiV2Json, openApiV2Protobuf } from './openapi-v2.js';
+import { OPENAPI_V2_PROTOBUF, openApiV2Json, openApiV2Protobuf } from './openapi-v2.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { decodeProtobuf } from './protobuf.js';
 import { apiVersionOf, type ResourceRegistry, type ResourceType } from './resources.js';
@@ -30,6 +30,8 @@ import { getPath, isObject } from './util.js';
 import { serveWatch } from './watch.js';
 
 const MAX_BODY = 3 * 1024 * 1024;
+/** The request log keeps the latest this many. */
+const MAX_RECORDED = 20_000;
 
 /** One request as the simulator saw it (for tests that check exact requests). */
 export interface RecordedRequest {
@@ -55,6 +57,8 @@ export interface Fault {
 
 export interface ServerConfig {
   version: string;
+  /** pods/<name>/log */
+  logs?: (namespace: string, pod: string, container: string | undefined, tail?: number) => Promise<string>;
   /** Bearer token required on every request except /version and health; none = open. */
   token: string | undefined;
 }
@@ -194,6 +198,7 @@ export class KubeApiServer {
       body: undefined,
     };
     this.requests.push(entry);
+    if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
     res.on('finish', () => {
       entry.status = res.statusCode;
       entry.body = body();
@@ -257,8 +262,22 @@ export class KubeApiServer {
       dryRun: query.getAll('dryRun').includes('All'),
       force: query.get('force') === 'true',
     };
+    if (route.subresource === 'log' && method !== 'GET') throw errors.methodNotAllowed();
     switch (method) {
       case 'GET': {
+        if (route.subresource === 'log') {
+          if (!route.name || !this.config.logs) throw errors.notFoundPath();
+          this.api.get(route.rt, route.namespace, route.name);
+          const tail = query.get('tailLines');
+          const text = await this.config.logs(
+            route.namespace ?? 'default',
+            route.name,
+            query.get('container') ?? undefined,
+            tail ? Number(tail) : undefined,
+          );
+          send(res, 200, text, 'text/plain');
+          return;
+        }
         const body = this.read(route, query, accept, res);
         if (body !== undefined) send(res, 200, body);
         return;
@@ -358,7 +377,8 @@ export class KubeApiServer {
       return true;
     }
     if (path === '/openapi/v2' || path === '/swagger-2.0.0.pb-v1') {
-      if ((accept ?? '').includes('protobuf'))
+      // The old path is protobuf whatever the Accept header says.
+      if ((accept ?? '').includes(OPENAPI_V2_PROTOBUF) || path === '/swagger-2.0.0.pb-v1')
         send(res, 200, openApiV2Protobuf(this.resources, this.config.version), 'application/octet-stream');
       else send(res, 200, openApiV2Json(this.resources, this.config.version));
       return true;

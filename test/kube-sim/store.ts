@@ -82,6 +82,14 @@ export class Store {
     return this.log.filter((e) => e.resourceVersion > resourceVersion && e.resourceKey === resourceKey);
   }
 
+  /**
+   * Forgets the change log, as etcd compaction does: a watch resuming from any earlier
+   * resourceVersion then gets 410 Gone (type ERROR, reason Expired) and must re-list.
+   */
+  compact(): void {
+    this.log.length = 0;
+  }
+
   subscribe(listener: (e: StoreEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

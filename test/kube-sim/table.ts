@@ -238,6 +238,64 @@ const COLUMNS: Record<string, Column[]> = {
   ],
 };
 
+const conditionStatus = (type: string) => (o: KubeObject) =>
+  asString(
+    getPath(
+      asArray(getPath(o, 'status', 'conditions')).find((c) => getPath(c, 'type') === type),
+      'status',
+    ),
+  ) ?? '';
+
+const readyColumns: Column[] = [NAME, { name: 'Ready', type: 'string', cell: conditionStatus('Ready') }, AGE];
+Object.assign(COLUMNS, {
+  'cert-manager.io/certificates': [
+    NAME,
+    { name: 'Ready', type: 'string', cell: conditionStatus('Ready') },
+    {
+      name: 'Secret',
+      type: 'string',
+      cell: (o: KubeObject) => asString(getPath(o, 'spec', 'secretName')) ?? '',
+    },
+    AGE,
+  ],
+  'cert-manager.io/issuers': readyColumns,
+  'cert-manager.io/clusterissuers': readyColumns,
+  'networking.gke.io/managedcertificates': [
+    NAME,
+    AGE,
+    {
+      name: 'Status',
+      type: 'string',
+      cell: (o: KubeObject) => asString(getPath(o, 'status', 'certificateStatus')) ?? '',
+    },
+  ],
+  'gateway.networking.k8s.io/gateways': [
+    NAME,
+    {
+      name: 'Class',
+      type: 'string',
+      cell: (o: KubeObject) => asString(getPath(o, 'spec', 'gatewayClassName')) ?? '',
+    },
+    {
+      name: 'Address',
+      type: 'string',
+      cell: (o: KubeObject) =>
+        asString(getPath(asArray(getPath(o, 'status', 'addresses'))[0], 'value')) ?? '',
+    },
+    { name: 'Programmed', type: 'string', cell: conditionStatus('Programmed') },
+    AGE,
+  ],
+  'gateway.networking.k8s.io/httproutes': [
+    NAME,
+    {
+      name: 'Hostnames',
+      type: 'string',
+      cell: (o: KubeObject) => JSON.stringify(asArray(getPath(o, 'spec', 'hostnames'))),
+    },
+    AGE,
+  ],
+} satisfies Record<string, Column[]>);
+
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 
 function rowObject(rt: ResourceType, o: KubeObject, include: IncludeObject, tableVersion: string) {

@@ -99,6 +99,9 @@ export class ControllerContext {
     }
   }
 
+  /** Event names by involved object uid, reason and message: repeats only count up. */
+  private readonly events = new Map<string, string>();
+
   /** Records a core/v1 Event, counting repeats of the same reason and message. */
   event(
     obj: KubeObject,
@@ -109,15 +112,9 @@ export class ControllerContext {
   ): void {
     const ns = obj.metadata.namespace ?? 'default';
     const now = timestamp();
-    const existing = this.api
-      .list(this.types.events, ns)
-      .find(
-        (e) =>
-          isObject(e.involvedObject) &&
-          e.involvedObject.uid === obj.metadata.uid &&
-          e.reason === reason &&
-          e.message === message,
-      );
+    const key = `${obj.metadata.uid}\n${reason}\n${message}`;
+    const name = this.events.get(key);
+    const existing = name ? this.api.tryGet(this.types.events, ns, name) : undefined;
     this.tryWrite(() => {
       if (existing) {
         this.api.write(
@@ -127,7 +124,7 @@ export class ControllerContext {
         );
         return;
       }
-      this.api.write(
+      const created = this.api.write(
         this.types.events,
         {
           apiVersion: 'v1',
@@ -153,6 +150,7 @@ export class ControllerContext {
         },
         component,
       );
+      this.events.set(key, created.metadata.name ?? '');
     });
   }
 }

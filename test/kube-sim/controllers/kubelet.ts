@@ -4,6 +4,7 @@
  * CrashLoopBackOff, terminates pods gracefully, and writes pod status the way the real
  * kubelet does (phase, conditions, containerStatuses with waiting reasons).
  */
+import { errors } from '../errors.js';
 import type { RegistryCredential } from '../images.js';
 import type { PodRuntime, RunningContainer } from '../runtime/runtime.js';
 import { StartError } from '../runtime/runtime.js';
@@ -128,6 +129,27 @@ export class Kubelet {
     return undefined;
   }
 
+  /** GET pods/<name>/log: the container's output, or the error the real kubelet gives. */
+  async logs(namespace: string, pod: string, container: string | undefined, tail?: number): Promise<string> {
+    const rec = [...this.records.values()].find((r) => r.namespace === namespace && r.name === pod);
+    if (!rec) throw errors.badRequest(`pod "${pod}" is not running on a node yet`);
+    const names = rec.containers.map((c) => c.name);
+    if (!container && names.length > 1)
+      throw errors.badRequest(
+        `a container name must be specified for pod ${pod}, choose one of: [${names.join(' ')}]`,
+      );
+    const c = rec.containers.find((x) => x.name === (container ?? names[0]));
+    if (!c) throw errors.badRequest(`container ${container} is not valid for pod ${pod}`);
+    if (!c.handle) {
+      const why =
+        c.reason === 'ImagePullBackOff' || c.reason === 'ErrImagePull'
+          ? ': trying and failing to pull image'
+          : '';
+      throw errors.badRequest(`container "${c.name}" in pod "${pod}" is waiting to start${why}`);
+    }
+    return c.handle.logs(tail);
+  }
+
   reconcile(): void {
     const { api, types } = this.ctx;
     const seen = new Set<string>();
@@ -144,7 +166,10 @@ export class Kubelet {
         rec = this.admit(pod);
       }
       rec.pod = pod;
-      if (pod.metadata.deletionTimestamp && !rec.terminating) void this.terminate(rec);
+      if (pod.metadata.deletionTimestamp && !rec.terminating)
+        this.terminate(rec).catch((e: unknown) =>
+          this.ctx.log(`kubelet: stopping ${rec?.name}: ${String(e)}`),
+        );
       this.ctx.tryWrite(() => this.writeStatus(rec));
     }
     for (const rec of [...this.records.values()]) {
@@ -152,7 +177,7 @@ export class Kubelet {
       // Gone without a graceful stop (force delete, namespace removal): kill what runs.
       rec.abort.abort();
       this.records.delete(rec.uid);
-      for (const c of rec.containers) void c.handle?.stop(0);
+      for (const c of rec.containers) c.handle?.stop(0).catch(() => undefined);
     }
   }
 

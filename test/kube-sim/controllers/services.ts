@@ -60,14 +60,17 @@ export class ServiceController {
         for (const port of asArray(getPath(svc, 'spec', 'ports'))) {
           const key = `${svc.metadata.uid}/${getPath(port, 'port')}`;
           live.add(key);
-          if (!this.proxies.has(key) && !this.starting.has(key)) void this.startProxy(svc, port, key);
+          if (!this.proxies.has(key) && !this.starting.has(key))
+            this.startProxy(svc, port, key).catch((e: unknown) =>
+              this.ctx.log(`proxy for ${key}: ${String(e)}`),
+            );
         }
       }
     }
     for (const [key, proxy] of this.proxies) {
       if (live.has(key)) continue;
       this.proxies.delete(key);
-      void proxy.close();
+      proxy.close().catch(() => undefined);
     }
   }
 

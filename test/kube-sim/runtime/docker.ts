@@ -12,7 +12,7 @@ import type Docker from 'dockerode';
 import { create as createTar } from 'tar';
 import { followProgress } from '../../../pipeline/clients/docker.js';
 import { LISTEN_CONF_DIR, listenConf } from '../../../pipeline/nginx.js';
-import { freePort } from '../../../steps/smoke.js';
+import { demuxLogs, freePort } from '../../../steps/smoke.js';
 import { checkPullable, type PullCheck, type RegistryCredential } from '../images.js';
 import type { KubeObject } from '../types.js';
 import { asArray, asNumber, asString, getPath, isObject } from '../util.js';
@@ -132,6 +132,13 @@ export class DockerRuntime implements PodRuntime {
       },
       restart: async () => {
         await container.start().catch(() => undefined);
+      },
+      logs: async (tail?: number) => {
+        const raw = await container
+          .logs({ stdout: true, stderr: true, follow: false, ...(tail !== undefined ? { tail } : {}) })
+          .catch(() => Buffer.alloc(0));
+        const lines = demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+        return lines.length ? `${lines.join('\n')}\n` : '';
       },
       stop: async (graceSeconds: number) => {
         await container.stop({ t: Math.max(0, Math.round(graceSeconds)) }).catch(() => undefined);

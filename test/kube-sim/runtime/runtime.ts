@@ -19,6 +19,8 @@ export interface RunningContainer {
   /** undefined while it runs; its exit code once it stopped. */
   exitCode(): Promise<number | undefined>;
   restart(): Promise<void>;
+  /** The container's output (stdout and stderr), the last `tail` lines when given. */
+  logs(tail?: number): Promise<string>;
   /** Graceful stop (the image's STOPSIGNAL, then SIGKILL after the grace period), then removal. */
   stop(graceSeconds: number): Promise<void>;
 }
@@ -61,6 +63,7 @@ export class SimulatedRuntime implements PodRuntime {
       hostPort: undefined,
       exitCode: async () => undefined,
       restart: async () => {},
+      logs: async () => '',
       stop: async () => {},
     };
   }
