@@ -1,5 +1,6 @@
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { lastChangeTimes, repoRoot } from '../clients/git.js';
 import { type BlobSource, type Descriptor, MEDIA, type RegistryClient } from '../clients/registry.js';
 import { mapLimit } from '../concurrency.js';
 import { imageLabels } from '../labels.js';
@@ -27,7 +28,6 @@ export function ociStore(cacheDir: string): BlobStore {
 async function materialize(
   layer: PlannedLayer,
   store: BlobStore,
-  mtime: Date,
   target: { client: RegistryClient; path: string },
 ): Promise<SiteLayer> {
   const known = await store.known(layer.fingerprint);
@@ -39,13 +39,32 @@ async function materialize(
   }
   const tmp = await store.tempFile();
   try {
-    const blob = await writeLayer(layer.entries, tmp.path, { mtime, level: layer.level });
+    const blob = await writeLayer(layer.entries, tmp.path, { level: layer.level });
     await tmp.commit(blob.digest);
     await store.remember(layer.fingerprint, blob);
     return { name: layer.name, ...blob };
   } catch (e) {
     await tmp.discard();
     throw e;
+  }
+}
+
+/**
+ * When each static file last changed in git, so a media file keeps its mtime (and its layer
+ * its digest) from commit to commit. Without history (a checkout with no .git), every file
+ * gets the commit time, which is still reproducible but re-uploads the media.
+ */
+async function sourceTimes(ctx: RunContext): Promise<(rel: string) => Date | undefined> {
+  try {
+    const root = await repoRoot(ctx.siteDir, ctx.signal);
+    const times = await lastChangeTimes(root, ctx.siteDir, ctx.signal);
+    const site = relative(root, ctx.siteDir);
+    const inSite = (p: string) => (site ? `${site}/${p}` : p);
+    // Hugo copies static/<x> and page bundles' content/<x> to <x> unchanged.
+    return (rel) => times.get(inSite(`static/${rel}`)) ?? times.get(inSite(`content/${rel}`));
+  } catch {
+    ctx.log.warn('no git history here: media files get the commit time, so their layers are uploaded again');
+    return () => undefined;
   }
 }
 
@@ -129,13 +148,14 @@ export async function buildWithOci(
     outputDir: render.outputDir,
     siteRoot: SITE_ROOT,
     mtime,
+    sourceTime: await sourceTimes(ctx),
     extraFiles: [
       { path: SERVER_CONF_PATH, content: Buffer.from(serverConf()) },
       { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
     ],
   });
   const layers = await mapLimit(planned, BUILD_CONCURRENCY, (layer) =>
-    materialize(layer, store, mtime, { client: target.client, path: targetRef.path }),
+    materialize(layer, store, { client: target.client, path: targetRef.path }),
   );
 
   const labels = {

@@ -80,3 +80,27 @@ export async function sourceUrl(root: string, signal?: AbortSignal): Promise<str
 export function stripCredentials(url: string): string {
   return url.replace(/^(\w+:\/\/)[^@/]+@/, '$1');
 }
+
+/**
+ * When each file under `dir` last changed in history: path (relative to the repo root)
+ * -> commit time. One `git log` over the history; the newest commit naming a path wins.
+ */
+export async function lastChangeTimes(
+  root: string,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<Map<string, Date>> {
+  const out = await git(
+    root,
+    ['log', '--format=%x00%ct', '--name-only', '--no-renames', '--', relative(root, dir) || '.'],
+    signal,
+  );
+  const times = new Map<string, Date>();
+  for (const block of out.split('\0')) {
+    const [seconds, ...paths] = block.split('\n').filter(Boolean);
+    if (!seconds) continue;
+    const when = new Date(Number(seconds) * 1000);
+    for (const p of paths) if (!times.has(p)) times.set(p, when);
+  }
+  return times;
+}

@@ -97,23 +97,25 @@ export async function writeDockerArchive(
   const blobs = [image.config, ...image.layers].filter(
     (d, i, all) => all.findIndex((x) => x.digest === d.digest) === i,
   );
+  const mtime = new Date(0);
   const entries: LayerEntry[] = [
-    { path: 'blobs', type: 'dir', size: 0 },
-    { path: 'blobs/sha256', type: 'dir', size: 0 },
+    { path: 'blobs', type: 'dir', size: 0, mtime },
+    { path: 'blobs/sha256', type: 'dir', size: 0, mtime },
     ...blobs.map(
       (d): LayerEntry => ({
         path: blobPath(d),
         type: 'file',
         size: d.size,
         source: store.blobPath(d.digest),
+        mtime,
       }),
     ),
-    { path: 'manifest.json', type: 'file', size: manifest.length, content: manifest },
+    { path: 'manifest.json', type: 'file', size: manifest.length, content: manifest, mtime },
   ];
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;
   try {
-    await pipeline(Readable.from(tarChunks(entries, new Date(0))), createWriteStream(tmp));
+    await pipeline(Readable.from(tarChunks(entries)), createWriteStream(tmp));
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });

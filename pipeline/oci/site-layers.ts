@@ -7,16 +7,17 @@ import { mapLimit } from '../concurrency.js';
 import type { LayerEntry } from './tar-layer.js';
 
 /**
- * How the site is cut into layers, so that an edit re-uploads little:
+ * How the site is cut into layers, so that an edit re-uploads little (README.md, "Layers"):
  * - `assets-N`: media that is large and rarely changes (images, fonts, video, archives),
- *   spread over ASSET_BUCKETS layers by a hash of the path, so adding one image
- *   re-uploads one bucket, not every image;
- * - `pages`: everything else (HTML, feeds, sitemap, CSS, JS): small, compresses well,
- *   and a one-post edit touches many of these files at once (lists, tags, feeds);
+ *   spread over BUCKETS layers by a hash of the path; each file keeps the time its source
+ *   last changed in git, so an unchanged image keeps its bytes from commit to commit;
+ * - `lists`: pages that list other pages and change with every post: every directory that
+ *   has a feed (index.xml) is a list (home, sections, taxonomies, terms), with its
+ *   pagination, plus the root files (sitemap, robots.txt, 404);
+ * - `pages-N`: the other pages (single posts), spread by a hash of the path;
  * - `server`: sitepipe's nginx config.
- * README.md ("Layers") has the measurements behind this choice.
  */
-export const ASSET_BUCKETS = 4;
+export const BUCKETS = 4;
 
 const ASSET_EXTENSIONS = new Set(
   'png jpg jpeg gif webp avif ico bmp tif tiff heic woff woff2 ttf otf eot mp4 webm mov mp3 ogg wav m4a pdf zip gz br wasm'
@@ -29,13 +30,13 @@ export const PAGE_LEVEL = 6;
 export const ASSET_LEVEL = 1;
 
 /** Bumped whenever the bytes a layer is made of would change for the same input. */
-const LAYER_FORMAT = 1;
+const LAYER_FORMAT = 2;
 
 export interface PlannedLayer {
   name: string;
   level: number;
   entries: LayerEntry[];
-  /** Identifies the layer's exact bytes before they are made: format, mtime, level, paths and content hashes. */
+  /** Identifies the layer's exact bytes before they are made: format, level, paths, times and content hashes. */
   fingerprint: string;
 }
 
@@ -43,23 +44,42 @@ export function isAsset(path: string): boolean {
   return ASSET_EXTENSIONS.has(extname(path).toLowerCase());
 }
 
-export function assetBucket(path: string): number {
-  return (createHash('sha256').update(path).digest()[0] as number) % ASSET_BUCKETS;
+export function bucketOf(path: string): number {
+  return (createHash('sha256').update(path).digest()[0] as number) % BUCKETS;
 }
 
-/** Every directory on the way from `root` down to each file, parents first. */
+/** Directories (relative to the output) that hold a feed: Hugo's list pages. */
+function listDirs(paths: readonly string[]): Set<string> {
+  const feeds = paths.filter((p) => p === 'index.xml' || p.endsWith('/index.xml'));
+  return new Set(feeds.map((p) => p.slice(0, -'index.xml'.length).replace(/\/$/, '')));
+}
+
+export function isListPage(rel: string, lists: ReadonlySet<string>): boolean {
+  const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+  if (lists.has(dir)) return true;
+  // Pagination of a list: <list>/page/N/index.html
+  const paged = /^(?:(.*)\/)?page\/\d+$/.exec(dir);
+  return paged !== null && lists.has(paged[1] ?? '');
+}
+
+/** Every directory on the way from `root` down to each file, parents first; a directory takes its newest file's time. */
 function withDirectories(root: string, files: readonly LayerEntry[]): LayerEntry[] {
-  const dirs = new Set<string>([root]);
+  const dirs = new Map<string, Date>();
   for (const f of files) {
     for (
       let d = f.path.slice(0, f.path.lastIndexOf('/'));
-      d.length > root.length;
+      d.length >= root.length;
       d = d.slice(0, d.lastIndexOf('/'))
     ) {
-      dirs.add(d);
+      const seen = dirs.get(d);
+      if (!seen || seen < f.mtime) dirs.set(d, f.mtime);
+      if (d.length === root.length) break;
     }
   }
-  const all = [...files, ...[...dirs].map((path): LayerEntry => ({ path, type: 'dir', size: 0 }))];
+  const all = [
+    ...files,
+    ...[...dirs].map(([path, mtime]): LayerEntry => ({ path, type: 'dir', size: 0, mtime })),
+  ];
   return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
@@ -71,18 +91,13 @@ async function contentHash(entry: LayerEntry): Promise<string> {
   return hash.digest('hex');
 }
 
-async function fingerprint(
-  name: string,
-  level: number,
-  mtime: Date,
-  entries: readonly LayerEntry[],
-): Promise<string> {
+async function fingerprint(name: string, level: number, entries: readonly LayerEntry[]): Promise<string> {
   const hashes = await mapLimit(entries, 16, (e) =>
     e.type === 'dir' ? Promise.resolve('') : contentHash(e),
   );
-  const hash = createHash('sha256').update(JSON.stringify([LAYER_FORMAT, name, level, mtime.toISOString()]));
+  const hash = createHash('sha256').update(JSON.stringify([LAYER_FORMAT, name, level]));
   entries.forEach((e, i) => {
-    hash.update(`\n${e.type} ${e.size} ${hashes[i]} ${e.path}`);
+    hash.update(`\n${e.type} ${e.size} ${Math.floor(e.mtime.getTime() / 1000)} ${hashes[i]} ${e.path}`);
   });
   return hash.digest('hex');
 }
@@ -90,54 +105,59 @@ async function fingerprint(
 async function plan(
   name: string,
   level: number,
-  mtime: Date,
   root: string,
   files: LayerEntry[],
-): Promise<PlannedLayer> {
+): Promise<PlannedLayer | null> {
+  if (files.length === 0) return null;
   const entries = withDirectories(root, files);
-  return { name, level, entries, fingerprint: await fingerprint(name, level, mtime, entries) };
+  return { name, level, entries, fingerprint: await fingerprint(name, level, entries) };
 }
 
 /**
  * Plans the site's layers from the rendered output dir; `siteRoot` is where nginx serves
- * from in the image and `extraFiles` are generated files (server config) with their image paths.
+ * from in the image and `extraFiles` are generated files (server config) with their image
+ * paths. Pages carry the commit time; media the time `sourceTime` gives (when its source last
+ * changed), else the commit time.
  */
 export async function planSiteLayers(opts: {
   outputDir: string;
   siteRoot: string;
   mtime: Date;
+  sourceTime?: (rel: string) => Date | undefined;
   extraFiles: ReadonlyArray<{ path: string; content: Buffer }>;
 }): Promise<PlannedLayer[]> {
   const root = opts.siteRoot.replace(/^\/+|\/+$/g, '');
-  const paths = await globby('**/*', {
-    cwd: opts.outputDir,
-    dot: true,
-    onlyFiles: true,
-    followSymbolicLinks: false,
-  });
-  const files = await mapLimit(paths, 32, async (rel): Promise<LayerEntry> => {
+  const paths = (
+    await globby('**/*', { cwd: opts.outputDir, dot: true, onlyFiles: true, followSymbolicLinks: false })
+  ).sort();
+  const lists = listDirs(paths);
+  const assets = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
+  const pages = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
+  const listed: LayerEntry[] = [];
+  await mapLimit(paths, 32, async (rel) => {
     const source = join(opts.outputDir, rel);
-    return { path: `${root}/${rel}`, type: 'file', size: (await stat(source)).size, source };
+    const { size } = await stat(source);
+    const asset = isAsset(rel);
+    const mtime = (asset && opts.sourceTime?.(rel)) || opts.mtime;
+    const entry: LayerEntry = { path: `${root}/${rel}`, type: 'file', size, source, mtime };
+    if (asset) assets[bucketOf(rel)]?.push(entry);
+    else if (isListPage(rel, lists)) listed.push(entry);
+    else pages[bucketOf(rel)]?.push(entry);
   });
-  const buckets = Array.from({ length: ASSET_BUCKETS }, () => [] as LayerEntry[]);
-  const pages: LayerEntry[] = [];
-  for (const f of files) {
-    if (isAsset(f.path)) buckets[assetBucket(f.path)]?.push(f);
-    else pages.push(f);
-  }
   const server = opts.extraFiles.map(
     (f): LayerEntry => ({
       path: f.path.replace(/^\/+/, ''),
       type: 'file',
       size: f.content.length,
       content: f.content,
+      mtime: opts.mtime,
     }),
   );
-  const serverRoot = commonDir(server.map((f) => f.path));
   const layers = await Promise.all([
-    ...buckets.map((b, i) => (b.length ? plan(`assets-${i}`, ASSET_LEVEL, opts.mtime, root, b) : null)),
-    plan('pages', PAGE_LEVEL, opts.mtime, root, pages),
-    server.length ? plan('server', PAGE_LEVEL, opts.mtime, serverRoot, server) : null,
+    ...assets.map((files, i) => plan(`assets-${i}`, ASSET_LEVEL, root, files)),
+    ...pages.map((files, i) => plan(`pages-${i}`, PAGE_LEVEL, root, files)),
+    plan('lists', PAGE_LEVEL, root, listed),
+    plan('server', PAGE_LEVEL, commonDir(server.map((f) => f.path)), server),
   ]);
   return layers.filter((l): l is PlannedLayer => l !== null);
 }

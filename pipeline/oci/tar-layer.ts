@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -10,6 +11,8 @@ export interface LayerEntry {
   path: string;
   type: 'file' | 'dir';
   size: number;
+  /** Whole seconds; the site planner sets it (the commit time, or when a media file last changed). */
+  mtime: Date;
   /** The bytes come from this file … */
   source?: string;
   /** … or from here (small generated files, e.g. nginx config). */
@@ -17,8 +20,6 @@ export interface LayerEntry {
 }
 
 export interface LayerOptions {
-  /** Every entry's mtime: the commit time, so nginx's Last-Modified means something. */
-  mtime: Date;
   /** gzip level; fixed per layer kind so the bytes, and so the digest, never vary. */
   level: number;
 }
@@ -38,7 +39,7 @@ const DIR_MODE = 0o755;
 const GZIP_OS_OFFSET = 9;
 const GZIP_OS_UNKNOWN = 0xff;
 
-function headerBlocks(entry: LayerEntry, mtime: Date): Buffer[] {
+function headerBlocks(entry: LayerEntry): Buffer[] {
   const path = entry.type === 'dir' ? `${entry.path}/` : entry.path;
   const header = new Header({
     path,
@@ -48,7 +49,7 @@ function headerBlocks(entry: LayerEntry, mtime: Date): Buffer[] {
     uname: '',
     gname: '',
     size: entry.type === 'dir' ? 0 : entry.size,
-    mtime,
+    mtime: entry.mtime,
     type: entry.type === 'dir' ? 'Directory' : 'File',
   });
   header.encode();
@@ -57,27 +58,51 @@ function headerBlocks(entry: LayerEntry, mtime: Date): Buffer[] {
   return header.needPax ? [new Pax({ path }).encode(), block] : [block];
 }
 
-/** The tar stream: headers, contents, padding and the two closing zero blocks. */
-export async function* tarChunks(entries: readonly LayerEntry[], mtime: Date): AsyncGenerator<Buffer> {
+/** Files up to this size are read whole; larger ones stream. */
+const READ_WHOLE = 1024 * 1024;
+/** Output is handed on in chunks of about this size: one write per 512-byte block is slow. */
+const CHUNK = 1024 * 1024;
+
+async function* entryBlocks(entry: LayerEntry): AsyncGenerator<Buffer> {
+  yield* headerBlocks(entry);
+  if (entry.type === 'dir') return;
+  let written = 0;
+  if (entry.content) {
+    written = entry.content.length;
+    yield entry.content;
+  } else if (entry.source && entry.size <= READ_WHOLE) {
+    const data = await readFile(entry.source);
+    written = data.length;
+    yield data;
+  } else if (entry.source) {
+    for await (const chunk of createReadStream(entry.source, { highWaterMark: READ_WHOLE })) {
+      written += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  }
+  if (written !== entry.size)
+    throw new Error(`${entry.source ?? entry.path} changed size while it was archived`);
+  const pad = (BLOCK - (written % BLOCK)) % BLOCK;
+  if (pad) yield Buffer.alloc(pad);
+}
+
+/** The tar stream: headers, contents, padding and the two closing zero blocks, in ~1 MiB chunks. */
+export async function* tarChunks(entries: readonly LayerEntry[]): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let size = 0;
   for (const entry of entries) {
-    yield* headerBlocks(entry, mtime);
-    if (entry.type === 'dir') continue;
-    let written = 0;
-    if (entry.content) {
-      written = entry.content.length;
-      yield entry.content;
-    } else if (entry.source) {
-      for await (const chunk of createReadStream(entry.source, { highWaterMark: 1024 * 1024 })) {
-        written += (chunk as Buffer).length;
-        yield chunk as Buffer;
+    for await (const block of entryBlocks(entry)) {
+      pending.push(block);
+      size += block.length;
+      if (size >= CHUNK) {
+        yield Buffer.concat(pending, size);
+        pending = [];
+        size = 0;
       }
     }
-    if (written !== entry.size)
-      throw new Error(`${entry.source ?? entry.path} changed size while it was archived`);
-    const pad = (BLOCK - (written % BLOCK)) % BLOCK;
-    if (pad) yield Buffer.alloc(pad);
   }
-  yield Buffer.alloc(2 * BLOCK);
+  pending.push(Buffer.alloc(2 * BLOCK));
+  yield Buffer.concat(pending);
 }
 
 /** Passes bytes through while hashing and counting them. */
@@ -104,7 +129,7 @@ function tap(
 
 /**
  * Writes a reproducible gzip'd tar layer to `file`: entries in the given order, uid/gid 0,
- * modes 0644/0755, one mtime, no user names. Streams; memory stays flat whatever the size.
+ * modes 0644/0755, the entries' own mtimes, no user names. Streams; memory stays flat whatever the size.
  */
 export async function writeLayer(
   entries: readonly LayerEntry[],
@@ -115,7 +140,7 @@ export async function writeLayer(
   const gzHash = createHash('sha256');
   let size = 0;
   await pipeline(
-    Readable.from(tarChunks(entries, opts.mtime)),
+    Readable.from(tarChunks(entries)),
     tap(tarHash, () => undefined),
     createGzip({ level: opts.level }),
     tap(

@@ -89,6 +89,7 @@ describe('unreachable services', () => {
   it('a Docker engine that is not running is DOCKER_UNAVAILABLE', async () => {
     const ctx = testContext({
       siteDir: '/nonexistent',
+      configYaml: 'hugo: { version: 0.111.3 }\nimage: { repository: 127.0.0.1:5000/site, builder: docker }\n',
       env: { DOCKER_HOST: 'unix:///tmp/sitepipe-no-such.sock' },
     });
     await expect(image.preflight?.(ctx)).rejects.toMatchObject({

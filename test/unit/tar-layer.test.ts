@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { assetBucket, isAsset, planSiteLayers } from '../../pipeline/oci/site-layers.js';
+import { bucketOf, isAsset, isListPage, planSiteLayers } from '../../pipeline/oci/site-layers.js';
 import { type LayerEntry, writeLayer } from '../../pipeline/oci/tar-layer.js';
 
 const mtime = new Date('2026-03-01T12:00:00Z');
@@ -18,17 +18,17 @@ beforeAll(async () => {
   await writeFile(join(dir, 'a.html'), '<h1>a</h1>\n');
   await writeFile(join(dir, 'b.png'), Buffer.alloc(1500, 7));
   entries = [
-    { path: 'srv', type: 'dir', size: 0 },
-    { path: 'srv/a.html', type: 'file', size: 11, source: join(dir, 'a.html') },
-    { path: 'srv/b.png', type: 'file', size: 1500, source: join(dir, 'b.png') },
-    { path: `srv/${longName}`, type: 'file', size: 3, content: Buffer.from('hi\n') },
+    { path: 'srv', type: 'dir', size: 0, mtime },
+    { path: 'srv/a.html', type: 'file', size: 11, source: join(dir, 'a.html'), mtime },
+    { path: 'srv/b.png', type: 'file', size: 1500, source: join(dir, 'b.png'), mtime },
+    { path: `srv/${longName}`, type: 'file', size: 3, content: Buffer.from('hi\n'), mtime },
   ];
 });
 
 describe('writeLayer', () => {
   it('writes the same bytes every time, and reports both digests', async () => {
-    const one = await writeLayer(entries, join(dir, 'one.tgz'), { mtime, level: 6 });
-    const two = await writeLayer(entries, join(dir, 'two.tgz'), { mtime, level: 6 });
+    const one = await writeLayer(entries, join(dir, 'one.tgz'), { level: 6 });
+    const two = await writeLayer(entries, join(dir, 'two.tgz'), { level: 6 });
     const bytes = await readFile(join(dir, 'one.tgz'));
     expect(two).toEqual(one);
     expect(one.digest).toBe(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
@@ -38,7 +38,7 @@ describe('writeLayer', () => {
   });
 
   it('is read by GNU tar with owner 0/0, normalised modes, the commit time, and long paths intact', async () => {
-    await writeLayer(entries, join(dir, 'list.tgz'), { mtime, level: 6 });
+    await writeLayer(entries, join(dir, 'list.tgz'), { level: 6 });
     const { stdout } = await execa(
       'tar',
       ['--numeric-owner', '--full-time', '-tvzf', join(dir, 'list.tgz')],
@@ -57,70 +57,92 @@ describe('writeLayer', () => {
 
   it('fails when a file changes size while it is archived', async () => {
     const wrong = [{ ...entries[1], size: 99 } as LayerEntry];
-    await expect(writeLayer(wrong, join(dir, 'bad.tgz'), { mtime, level: 6 })).rejects.toThrow(
-      /changed size/,
-    );
+    await expect(writeLayer(wrong, join(dir, 'bad.tgz'), { level: 6 })).rejects.toThrow(/changed size/);
   });
 });
 
 describe('planSiteLayers', () => {
-  it('puts media in hashed asset buckets, the rest in pages, and server config apart', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'sitepipe-site-out-'));
-    await mkdir(join(out, 'images'), { recursive: true });
-    await mkdir(join(out, 'posts/x'), { recursive: true });
-    await writeFile(join(out, 'index.html'), 'home');
-    await writeFile(join(out, 'posts/x/index.html'), 'post');
+  const root = 'usr/share/nginx/html';
+  let out: string;
+
+  beforeAll(async () => {
+    out = await mkdtemp(join(tmpdir(), 'sitepipe-site-out-'));
+    for (const d of ['images', 'posts/x', 'posts/y', 'posts/page/2', 'tags/go'])
+      await mkdir(join(out, d), { recursive: true });
+    const files: Record<string, string> = {
+      'index.html': 'home',
+      'index.xml': 'feed',
+      'sitemap.xml': 'map',
+      'posts/index.html': 'list',
+      'posts/index.xml': 'feed',
+      'posts/page/2/index.html': 'list p2',
+      'tags/go/index.html': 'term',
+      'tags/go/index.xml': 'feed',
+      'posts/x/index.html': 'post x',
+      'posts/y/index.html': 'post y',
+    };
+    for (const [f, text] of Object.entries(files)) await writeFile(join(out, f), text);
     for (const n of ['a', 'b', 'c', 'd', 'e', 'f']) await writeFile(join(out, `images/${n}.jpg`), n);
-    const layers = await planSiteLayers({
-      outputDir: out,
-      siteRoot: '/usr/share/nginx/html',
-      mtime,
-      extraFiles: [{ path: '/etc/nginx/conf.d/default.conf', content: Buffer.from('server {}') }],
-    });
-    const byName = Object.fromEntries(layers.map((l) => [l.name, l.entries.map((e) => e.path)]));
-    expect(byName.pages).toEqual([
-      'usr/share/nginx/html',
-      'usr/share/nginx/html/index.html',
-      'usr/share/nginx/html/posts',
-      'usr/share/nginx/html/posts/x',
-      'usr/share/nginx/html/posts/x/index.html',
-    ]);
-    expect(byName.server).toEqual(['etc/nginx/conf.d', 'etc/nginx/conf.d/default.conf']);
-    const assets = layers.filter((l) => l.name.startsWith('assets-')).flatMap((l) => l.entries);
-    expect(assets.filter((e) => e.type === 'file')).toHaveLength(6);
-    for (const layer of layers.filter((l) => l.name.startsWith('assets-'))) {
-      for (const e of layer.entries.filter((x) => x.type === 'file')) {
-        expect(layer.name).toBe(`assets-${assetBucket(e.path)}`);
-      }
-    }
-    // The fingerprint follows content, not file times.
-    const again = await planSiteLayers({
-      outputDir: out,
-      siteRoot: '/usr/share/nginx/html',
-      mtime,
-      extraFiles: [],
-    });
-    expect(again.find((l) => l.name === 'pages')?.fingerprint).toBe(
-      layers.find((l) => l.name === 'pages')?.fingerprint,
-    );
-    await writeFile(join(out, 'posts/x/index.html'), 'edited');
-    const edited = await planSiteLayers({
-      outputDir: out,
-      siteRoot: '/usr/share/nginx/html',
-      mtime,
-      extraFiles: [],
-    });
-    expect(edited.find((l) => l.name === 'pages')?.fingerprint).not.toBe(
-      again.find((l) => l.name === 'pages')?.fingerprint,
-    );
-    expect(edited.filter((l) => l.name !== 'pages').map((l) => l.fingerprint)).toEqual(
-      again.filter((l) => l.name !== 'pages').map((l) => l.fingerprint),
-    );
   });
 
-  it('classifies media by extension', () => {
+  const planned = (sourceTime?: (rel: string) => Date | undefined) =>
+    planSiteLayers({
+      outputDir: out,
+      siteRoot: `/${root}`,
+      mtime,
+      ...(sourceTime ? { sourceTime } : {}),
+      extraFiles: [{ path: '/etc/nginx/conf.d/default.conf', content: Buffer.from('server {}') }],
+    });
+  const files = (layers: Awaited<ReturnType<typeof planned>>, prefix: string) =>
+    layers
+      .filter((l) => l.name.startsWith(prefix))
+      .flatMap((l) => l.entries.filter((e) => e.type === 'file').map((e) => e.path.slice(root.length + 1)))
+      .sort();
+
+  it('puts lists (dirs with a feed, their pagination, root files), single pages, media and server config apart', async () => {
+    const layers = await planned();
+    expect(files(layers, 'lists')).toEqual([
+      'index.html',
+      'index.xml',
+      'posts/index.html',
+      'posts/index.xml',
+      'posts/page/2/index.html',
+      'sitemap.xml',
+      'tags/go/index.html',
+      'tags/go/index.xml',
+    ]);
+    expect(files(layers, 'pages-')).toEqual(['posts/x/index.html', 'posts/y/index.html']);
+    expect(files(layers, 'assets-')).toHaveLength(6);
+    for (const layer of layers.filter((l) => /^(assets|pages)-/.test(l.name))) {
+      for (const e of layer.entries.filter((x) => x.type === 'file')) {
+        expect(layer.name.endsWith(`-${bucketOf(e.path.slice(root.length + 1))}`)).toBe(true);
+      }
+    }
+    const server = layers.find((l) => l.name === 'server');
+    expect(server?.entries.map((e) => e.path)).toEqual(['etc/nginx/conf.d', 'etc/nginx/conf.d/default.conf']);
+  });
+
+  it('gives media the time its source last changed, and directories their newest file', async () => {
+    const old = new Date('2025-01-01T00:00:00Z');
+    const layers = await planned((rel) => (rel === 'images/a.jpg' ? old : undefined));
+    const entries = layers.flatMap((l) => l.entries);
+    expect(entries.find((e) => e.path.endsWith('images/a.jpg'))?.mtime).toEqual(old);
+    expect(entries.find((e) => e.path.endsWith('posts/x/index.html'))?.mtime).toEqual(mtime);
+  });
+
+  it('changes only the fingerprint of the layer whose content changed', async () => {
+    const before = await planned();
+    await writeFile(join(out, 'posts/x/index.html'), 'post x, edited');
+    const after = await planned();
+    const changed = after.filter((l, i) => l.fingerprint !== before[i]?.fingerprint).map((l) => l.name);
+    expect(changed).toEqual([`pages-${bucketOf('posts/x/index.html')}`]);
+  });
+
+  it('classifies media by extension and pagination as lists', () => {
     expect(isAsset('usr/share/nginx/html/images/x.JPG')).toBe(true);
     expect(isAsset('usr/share/nginx/html/index.html')).toBe(false);
     expect(isAsset('usr/share/nginx/html/css/site.css')).toBe(false);
+    expect(isListPage('page/3/index.html', new Set(['']))).toBe(true);
+    expect(isListPage('posts/slug/index.html', new Set(['', 'posts']))).toBe(false);
   });
 });
