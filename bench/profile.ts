@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { globby } from 'globby';
-import { Header } from 'tar';
 import { LISTEN_CONF_PATH, listenConf, SERVER_CONF_PATH, SITE_ROOT, serverConf } from '../pipeline/nginx.js';
-import { type PlannedLayer, planSiteLayers } from '../pipeline/oci/site-layers.js';
-import { type LayerEntry, tarChunks, writeLayer } from '../pipeline/oci/tar-layer.js';
+import { planSiteLayers } from '../pipeline/oci/site-layers.js';
+import { tarChunks, writeLayer } from '../pipeline/oci/tar-layer.js';
 
 /**
  * Re-does, piece by piece and timed, what the daemonless image step does with a rendered
@@ -27,13 +26,12 @@ export interface ImageProfile {
   hashOnlyMs: number;
   layers: Array<{ name: string; files: number; bytes: number }>;
   pages: {
+    name: string;
     tarBytes: number;
     /** writeLayer's pipeline as the builder runs it: tarChunks -> gzip -6. */
     current: { ms: number; size: number };
     /** tarChunks alone, bytes thrown away. */
     tarOnlyMs: number;
-    /** Batched reads and ~1 MiB chunks into the same gzip -6; same tar bytes (diffId) and gzip size as current. */
-    batched: { ms: number; size: number; sameDigest: boolean };
   };
   assetBucket: { name: string; ms: number; size: number };
 }
@@ -88,55 +86,6 @@ async function gzipDigest(
   return { diffId: `sha256:${hash.digest('hex')}`, size };
 }
 
-const BLOCK = 512;
-const BATCH = 1024 * 1024;
-
-/** The same tar bytes as tarChunks (ustar headers from the same tar Header class), in ~1 MiB chunks. */
-async function* batchedTar(entries: readonly LayerEntry[], mtime: Date): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  const add = (b: Buffer) => {
-    parts.push(b);
-    size += b.length;
-  };
-  const flush = () => {
-    const out = Buffer.concat(parts, size);
-    parts = [];
-    size = 0;
-    return out;
-  };
-  for (const entry of entries) {
-    const path = entry.type === 'dir' ? `${entry.path}/` : entry.path;
-    const header = new Header({
-      path,
-      mode: entry.type === 'dir' ? 0o755 : 0o644,
-      uid: 0,
-      gid: 0,
-      uname: '',
-      gname: '',
-      size: entry.type === 'dir' ? 0 : entry.size,
-      mtime,
-      type: entry.type === 'dir' ? 'Directory' : 'File',
-    });
-    header.encode();
-    if (header.needPax) throw new Error(`profile: ${path} needs a PAX header; not handled here`);
-    add(header.block as Buffer);
-    if (entry.type === 'dir') continue;
-    if (entry.content) add(entry.content);
-    else if (entry.source && entry.size <= BATCH) add(await readFile(entry.source));
-    else if (entry.source) {
-      if (size) yield flush();
-      for await (const chunk of createReadStream(entry.source, { highWaterMark: BATCH }))
-        yield chunk as Buffer;
-    }
-    const pad = (BLOCK - (entry.size % BLOCK)) % BLOCK;
-    if (pad) add(Buffer.alloc(pad));
-    if (size >= BATCH) yield flush();
-  }
-  add(Buffer.alloc(2 * BLOCK));
-  yield flush();
-}
-
 export async function profileImage(outputDir: string, mtime: Date): Promise<ImageProfile> {
   const list = await best(async () => {
     const found = await globby('**/*', {
@@ -177,20 +126,24 @@ export async function profileImage(outputDir: string, mtime: Date): Promise<Imag
     files: l.entries.filter((e) => e.type === 'file').length,
     bytes: l.entries.reduce((n, e) => n + e.size, 0),
   }));
-  const pages = planned.find((l) => l.name === 'pages') as PlannedLayer;
+  // The biggest text layer: what a one-post edit rebuilds most of.
+  const pages = planned
+    .filter((l) => !l.name.startsWith('assets-'))
+    .reduce((a, b) =>
+      b.entries.reduce((n, e) => n + e.size, 0) > a.entries.reduce((n, e) => n + e.size, 0) ? b : a,
+    );
   const asset = planned.find((l) => l.name.startsWith('assets-'));
 
   const dir = await mkdtemp(join(tmpdir(), 'bench-profile-'));
   const current = await once(() =>
-    writeLayer(pages.entries, join(dir, 'pages'), { mtime, level: pages.level }),
+    writeLayer(pages.entries, join(dir, 'pages'), { level: pages.level }),
   ).finally(() => rm(dir, { recursive: true, force: true }));
   const tarOnly = await once(async () => {
-    for await (const _ of tarChunks(pages.entries, mtime)) {
+    for await (const _ of tarChunks(pages.entries)) {
       // discard
     }
   });
-  const batched = await once(() => gzipDigest(batchedTar(pages.entries, mtime), pages.level));
-  const assetRun = asset ? await once(() => gzipDigest(tarChunks(asset.entries, mtime), asset.level)) : null;
+  const assetRun = asset ? await once(() => gzipDigest(tarChunks(asset.entries), asset.level)) : null;
   return {
     files: paths.length,
     listMs: list.ms,
@@ -198,15 +151,10 @@ export async function profileImage(outputDir: string, mtime: Date): Promise<Imag
     hashOnlyMs: hashOnly.ms,
     layers,
     pages: {
+      name: pages.name,
       tarBytes: pages.entries.reduce((n, e) => n + e.size, 0),
       current: { ms: current.ms, size: current.value.size },
       tarOnlyMs: tarOnly.ms,
-      batched: {
-        ms: batched.ms,
-        size: batched.value.size,
-        sameDigest:
-          batched.value.diffId === current.value.diffId && batched.value.size === current.value.size,
-      },
     },
     assetBucket: { name: asset?.name ?? '-', ms: assetRun?.ms ?? 0, size: assetRun?.value.size ?? 0 },
   };

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../pipeline/paths.js';
 import { SETUP_REGISTRY } from '../helpers/registry.js';
-import { EXAMPLE_DIR, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
+import { exampleConfig, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
 import { type KubeSim, startKubeSim } from '../kube-sim/index.js';
 
 const CLI = join(packageRoot(), 'dist', 'pipeline', 'cli.js');
@@ -78,17 +78,14 @@ describe('sitepipe deploy and rollback on replicas running as real containers (b
 
   beforeAll(async () => {
     sim = await startKubeSim({ realContainers: true, timeScale: 0.2 });
-    const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
-    const configYaml = [
-      example
-        .replace(/repository: .*/, `repository: ${repository}`)
-        .replace(/credentials: .*/, 'credentials: none'),
-      'deploy:',
-      '  hosts: [www.example.com]',
-      '  progressDeadlineSeconds: 600',
-      '  tls: { email: ops@example.com }',
-      '',
-    ].join('\n');
+    const configYaml = await exampleConfig(repository, {
+      sections: [
+        'deploy:',
+        '  hosts: [www.example.com]',
+        '  progressDeadlineSeconds: 600',
+        '  tls: { email: ops@example.com }',
+      ],
+    });
     repo = await exampleRepo({ configYaml });
   });
   afterAll(async () => {

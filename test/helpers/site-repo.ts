@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -45,4 +45,17 @@ export async function exampleRepo(opts: { branch?: string; configYaml?: string }
     git,
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * example/sitepipe.yaml pointed at `repository` with anonymous registry access, plus extra
+ * `image:` keys and whole sections (e.g. a `deploy:` block) appended.
+ */
+export async function exampleConfig(
+  repository: string,
+  opts: { image?: readonly string[]; sections?: readonly string[] } = {},
+): Promise<string> {
+  const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
+  const imageKeys = [`repository: ${repository}`, ...(opts.image ?? [])].join('\n  ');
+  return `${example.replace(/repository: .*/, imageKeys).replace(/credentials: .*/, 'credentials: none')}\n${(opts.sections ?? []).join('\n')}\n`;
 }

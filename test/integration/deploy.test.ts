@@ -13,7 +13,7 @@ import { rollTo } from '../../pipeline/kube/roll.js';
 import { testContext } from '../helpers/context.js';
 import { SETUP_REGISTRY } from '../helpers/registry.js';
 import { runSteps } from '../helpers/run.js';
-import { EXAMPLE_DIR, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
+import { exampleConfig, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
 import { type KubeSim, startKubeSim } from '../kube-sim/index.js';
 
 const NS = 'website';
@@ -66,20 +66,17 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
     sim = await startKubeSim({ timeScale: 0.2 });
     home = await mkdtemp(join(tmpdir(), 'sitepipe-kubectl-'));
     cacheDir = await mkdtemp(join(tmpdir(), 'sitepipe-cache-'));
-    const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
-    const configYaml = [
-      example
-        .replace(/repository: .*/, `repository: ${repository}`)
-        .replace(/credentials: .*/, 'credentials: none'),
-      'deploy:',
-      `  namespace: ${NS}`,
-      `  name: ${NAME}`,
-      '  hosts: [www.example.com]',
-      '  progressDeadlineSeconds: 20',
-      '  lockTimeoutSeconds: 2',
-      '  tls: { email: ops@example.com }',
-      '',
-    ].join('\n');
+    const configYaml = await exampleConfig(repository, {
+      sections: [
+        'deploy:',
+        `  namespace: ${NS}`,
+        `  name: ${NAME}`,
+        '  hosts: [www.example.com]',
+        '  progressDeadlineSeconds: 20',
+        '  lockTimeoutSeconds: 2',
+        '  tls: { email: ops@example.com }',
+      ],
+    });
     repo = await exampleRepo({ configYaml });
   });
   afterAll(async () => {
