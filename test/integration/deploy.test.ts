@@ -47,20 +47,10 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
     return digests[label] as string;
   }
 
-  const liveImage = async () =>
-    (
-      await kubectl(
-        sim,
-        home,
-        '-n',
-        NS,
-        'get',
-        'deploy',
-        NAME,
-        '-o',
-        'jsonpath={.spec.template.spec.containers[0].image}',
-      )
-    ).stdout;
+  /** A field of the Deployment, as real kubectl reads it. */
+  const deployField = async (jsonpath: string) =>
+    (await kubectl(sim, home, '-n', NS, 'get', 'deploy', NAME, '-o', `jsonpath={${jsonpath}}`)).stdout;
+  const liveImage = () => deployField('.spec.template.spec.containers[0].image');
 
   beforeAll(async () => {
     sim = await startKubeSim({ timeScale: 0.2 });
@@ -90,18 +80,8 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
     const status = await kubectl(sim, home, '-n', NS, 'rollout', 'status', `deploy/${NAME}`, '--timeout=30s');
     expect(status.exitCode, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/successfully rolled out/);
-    const ann = await kubectl(
-      sim,
-      home,
-      '-n',
-      NS,
-      'get',
-      'deploy',
-      NAME,
-      '-o',
-      'jsonpath={.spec.template.metadata.annotations}',
-    );
-    expect(JSON.parse(ann.stdout)['sitepipe.io/commit']).toBe(await repo.git('rev-parse', 'HEAD'));
+    const annotations = await deployField('.spec.template.metadata.annotations');
+    expect(JSON.parse(annotations)['sitepipe.io/commit']).toBe(await repo.git('rev-parse', 'HEAD'));
   });
 
   it('rolls back by itself when the new pods never become ready, and says so', async () => {

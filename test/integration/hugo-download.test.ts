@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hugoCachePath } from '../../pipeline/clients/hugo-releases.js';
 import { configSchema } from '../../pipeline/config.js';
-import { SitepipeError, toSitepipeError } from '../../pipeline/errors.js';
+import { toSitepipeError } from '../../pipeline/errors.js';
 import { defaultCacheDir } from '../../pipeline/paths.js';
 import { runProcess } from '../../pipeline/process.js';
 import type { RunContext } from '../../pipeline/step.js';
 import { hugo } from '../../steps/hugo.js';
+import { expectCode } from '../helpers/expect-code.js';
 import {
   buildReleaseArchive,
   publish,
@@ -59,16 +60,6 @@ function makeContext(opts: {
     lines,
   };
   return ctx;
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<SitepipeError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SitepipeError);
-  expect((err as SitepipeError).code, (err as Error).message).toBe(code);
-  return err as SitepipeError;
 }
 
 /** Every file under dir, relative; [] when dir does not exist. */

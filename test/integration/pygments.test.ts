@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../pipeline/config.js';
-import { SitepipeError } from '../../pipeline/errors.js';
 import type { RunContext } from '../../pipeline/step.js';
 import { pygments, pygmentsStylesheet } from '../../steps/pygments.js';
+import { expectCode } from '../helpers/expect-code.js';
 
 /** Debian's python3-pygments; the PATH of each test is built from links to it. */
 const DEBIAN_PYGMENTIZE = '/usr/bin/pygmentize';
@@ -56,16 +56,6 @@ async function fakePygmentizeDir(version: string): Promise<string> {
   await writeFile(join(dir, 'pygmentize'), script);
   await chmod(join(dir, 'pygmentize'), 0o755);
   return dir;
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<SitepipeError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SitepipeError);
-  expect((err as SitepipeError).code, (err as Error).message).toBe(code);
-  return err as SitepipeError;
 }
 
 beforeEach(async () => {
