@@ -42,6 +42,16 @@ function smpMergeKey(field: string, item: unknown): string | undefined {
       return undefined;
   }
 }
+/** Keys of a strategic merge patch that steer the merge instead of carrying data. */
+function isDirectiveKey(k: string): boolean {
+  return (
+    k === DIRECTIVE ||
+    k === RETAIN_KEYS ||
+    k.startsWith(ORDER_PREFIX) ||
+    k.startsWith(DELETE_PRIMITIVE_PREFIX)
+  );
+}
+
 /** Primitive lists with patchStrategy merge. */
 const MERGED_PRIMITIVE_LISTS = new Set(['finalizers']);
 
@@ -56,13 +66,7 @@ function stripDirectives(v: unknown): unknown {
   if (!isObject(v)) return v;
   const out: JsonObject = {};
   for (const [k, x] of Object.entries(v)) {
-    if (
-      k === DIRECTIVE ||
-      k === RETAIN_KEYS ||
-      k.startsWith(ORDER_PREFIX) ||
-      k.startsWith(DELETE_PRIMITIVE_PREFIX)
-    )
-      continue;
+    if (isDirectiveKey(k)) continue;
     if (x !== null) out[k] = stripDirectives(x);
   }
   return out;
@@ -120,13 +124,7 @@ export function strategicMergePatch(original: unknown, patch: unknown): unknown 
     out = Object.fromEntries(Object.entries(out).filter(([k]) => keep.has(k)));
   }
   for (const [k, v] of Object.entries(patch)) {
-    if (
-      k === DIRECTIVE ||
-      k === RETAIN_KEYS ||
-      k.startsWith(ORDER_PREFIX) ||
-      k.startsWith(DELETE_PRIMITIVE_PREFIX)
-    )
-      continue;
+    if (isDirectiveKey(k)) continue;
     if (v === null) delete out[k];
     else if (Array.isArray(v)) out[k] = mergeList(out[k], v, k);
     else if (isObject(v)) {

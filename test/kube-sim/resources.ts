@@ -112,27 +112,12 @@ const DEFS: Def[] = [
     generation: true,
   },
   // cert-manager (CRDs)
-  ...(
-    [
-      ['certificates', 'Certificate', true, ['cert', 'certs']],
-      ['certificaterequests', 'CertificateRequest', true, ['cr', 'crs']],
-      ['issuers', 'Issuer', true, []],
-      ['clusterissuers', 'ClusterIssuer', false, []],
-    ] as const
-  ).map(
-    ([resource, kind, namespaced, shortNames]): Def => ({
-      group: 'cert-manager.io',
-      version: 'v1',
-      resource,
-      kind,
-      namespaced,
-      builtin: false,
-      shortNames: [...shortNames],
-      categories: ['cert-manager'],
-      subresources: ['status'],
-      addon: 'cert-manager',
-    }),
-  ),
+  ...crdKinds('cert-manager.io', 'cert-manager', [
+    ['certificates', 'Certificate', true, ['cert', 'certs']],
+    ['certificaterequests', 'CertificateRequest', true, ['cr', 'crs']],
+    ['issuers', 'Issuer', true, []],
+    ['clusterissuers', 'ClusterIssuer', false, []],
+  ]),
   // GKE
   {
     group: 'networking.gke.io',
@@ -175,26 +160,11 @@ const DEFS: Def[] = [
     addon: 'gke',
   },
   // Gateway API
-  ...(
-    [
-      ['gatewayclasses', 'GatewayClass', false, ['gc']],
-      ['gateways', 'Gateway', true, ['gtw']],
-      ['httproutes', 'HTTPRoute', true, []],
-    ] as const
-  ).map(
-    ([resource, kind, namespaced, shortNames]): Def => ({
-      group: 'gateway.networking.k8s.io',
-      version: 'v1',
-      resource,
-      kind,
-      namespaced,
-      builtin: false,
-      shortNames: [...shortNames],
-      categories: ['gateway-api'],
-      subresources: ['status'],
-      addon: 'gateway-api',
-    }),
-  ),
+  ...crdKinds('gateway.networking.k8s.io', 'gateway-api', [
+    ['gatewayclasses', 'GatewayClass', false, ['gc']],
+    ['gateways', 'Gateway', true, ['gtw']],
+    ['httproutes', 'HTTPRoute', true, []],
+  ]),
   {
     group: 'gateway.networking.k8s.io',
     version: 'v1beta1',
@@ -207,6 +177,28 @@ const DEFS: Def[] = [
     addon: 'gateway-api',
   },
 ];
+
+/** Custom resources of one add-on group at v1, each with a status subresource. */
+function crdKinds(
+  group: string,
+  addon: Addon,
+  rows: ReadonlyArray<
+    readonly [resource: string, kind: string, namespaced: boolean, shortNames: readonly string[]]
+  >,
+): Def[] {
+  return rows.map(([resource, kind, namespaced, shortNames]) => ({
+    group,
+    version: 'v1',
+    resource,
+    kind,
+    namespaced,
+    builtin: false,
+    shortNames: [...shortNames],
+    categories: [addon],
+    subresources: ['status'],
+    addon,
+  }));
+}
 
 export function resourceKey(rt: Pick<ResourceType, 'group' | 'resource'>): string {
   return `${rt.group}/${rt.resource}`;

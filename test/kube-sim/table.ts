@@ -23,6 +23,17 @@ const images = (cs: unknown[]) => cs.map((c) => asString(getPath(c, 'image')) ??
 
 const NAME: Column = { name: 'Name', type: 'string', format: 'name', cell: (o) => o.metadata.name ?? '' };
 const AGE: Column = { name: 'Age', type: 'string', cell: age };
+/** The `-o wide` columns Deployments and ReplicaSets share. */
+const WORKLOAD_WIDE: Column[] = [
+  { name: 'Containers', type: 'string', priority: 1, cell: (o) => names(containers(o.spec)) },
+  { name: 'Images', type: 'string', priority: 1, cell: (o) => images(containers(o.spec)) },
+  {
+    name: 'Selector',
+    type: 'string',
+    priority: 1,
+    cell: (o) => labelSelectorString(getPath(o, 'spec', 'selector')),
+  },
+];
 
 /** STATUS of `kubectl get pods`: a waiting reason beats the phase; Terminating beats both. */
 export function podStatus(o: KubeObject): string {
@@ -66,14 +77,7 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Up-to-date', type: 'integer', cell: (o) => num(o, 'status', 'updatedReplicas') },
     { name: 'Available', type: 'integer', cell: (o) => num(o, 'status', 'availableReplicas') },
     AGE,
-    { name: 'Containers', type: 'string', priority: 1, cell: (o) => names(containers(o.spec)) },
-    { name: 'Images', type: 'string', priority: 1, cell: (o) => images(containers(o.spec)) },
-    {
-      name: 'Selector',
-      type: 'string',
-      priority: 1,
-      cell: (o) => labelSelectorString(getPath(o, 'spec', 'selector')),
-    },
+    ...WORKLOAD_WIDE,
   ],
   'apps/replicasets': [
     NAME,
@@ -81,14 +85,7 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Current', type: 'integer', cell: (o) => num(o, 'status', 'replicas') },
     { name: 'Ready', type: 'integer', cell: (o) => num(o, 'status', 'readyReplicas') },
     AGE,
-    { name: 'Containers', type: 'string', priority: 1, cell: (o) => names(containers(o.spec)) },
-    { name: 'Images', type: 'string', priority: 1, cell: (o) => images(containers(o.spec)) },
-    {
-      name: 'Selector',
-      type: 'string',
-      priority: 1,
-      cell: (o) => labelSelectorString(getPath(o, 'spec', 'selector')),
-    },
+    ...WORKLOAD_WIDE,
   ],
   '/pods': [
     NAME,
