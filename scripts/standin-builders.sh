@@ -29,16 +29,9 @@ log_dir=/var/log/sitepipe
 rebuild=${SITEPIPE_STANDIN_REBUILD:-0}
 label=io.sitepipe.standin-hash
 
-say() { printf '[standin-builders] %s\n' "$*"; }
-die() { printf '[standin-builders] ERROR: %s\n' "$*" >&2; exit 1; }
-# run LOG CMD...: run quietly, appending output to LOG; on failure show its tail.
-run() {
-  local log=$1; shift
-  if ! "$@" >>"$log" 2>&1; then
-    echo "--- last lines of $log:" >&2; tail -n 30 "$log" >&2
-    die "failed: $*"
-  fi
-}
+log_prefix=standin-builders
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 current_hash() { docker image inspect --format "{{index .Config.Labels \"$label\"}}" "$1" 2>/dev/null || true; }
 up_to_date() { [[ $rebuild != 1 && $(current_hash "$1") == "$2" ]]; }
 

@@ -22,16 +22,9 @@ cache_dir=/var/cache/sitepipe/standins
 log_dir=/var/log/sitepipe
 rebuild=${SITEPIPE_STANDIN_REBUILD:-0}
 
-say() { printf '[standin] %s\n' "$*"; }
-die() { printf '[standin] ERROR: %s\n' "$*" >&2; exit 1; }
-# run LOG CMD...: run quietly, appending output to LOG; on failure show its tail.
-run() {
-  local log=$1; shift
-  if ! "$@" >>"$log" 2>&1; then
-    echo "--- last lines of $log:" >&2; tail -n 25 "$log" >&2
-    die "failed: $*"
-  fi
-}
+log_prefix=standin
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 (($#)) || die "usage: $0 IMAGE... (e.g. 127.0.0.1:5000/library/nginx:stable)"
 [[ $(id -u) -eq 0 ]] || die "run as root (debootstrap needs it)"
