@@ -7,6 +7,7 @@ import { registerManifests } from './commands/manifests.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
 import { PIPELINE } from './pipeline.js';
 import { runPipeline } from './runner.js';
+import { dependencies } from './step.js';
 
 function runCommand(steps: string[], flags: CommonFlags): Promise<number> {
   return withReporter(flags, async (reporter, signal) => {
@@ -48,7 +49,8 @@ export function buildCli(): Command {
     .description('list the pipeline steps in order')
     .action(() => {
       for (const s of PIPELINE) {
-        const needs = s.needs.length ? ` (needs ${s.needs.join(', ')})` : '';
+        const after = dependencies(s);
+        const needs = after.length ? ` (needs ${after.join(', ')})` : '';
         process.stdout.write(
           `${s.name.padEnd(9)} ${s.mutates ? 'mutates' : '       '}  ${s.description}${needs}\n`,
         );

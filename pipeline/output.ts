@@ -24,7 +24,10 @@ function seconds(ms: number): string {
  */
 export class Reporter {
   private readonly secrets = new Set<string>();
-  private live: { name: string; started: number; timer: NodeJS.Timeout; frame: number } | null = null;
+  /** Steps running now (several at once when they do not need each other), for the live line. */
+  private readonly running = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private frame = 0;
 
   constructor(
     private readonly mode: OutputMode,
@@ -52,10 +55,11 @@ export class Reporter {
       this.line(this.out, `[${name}] ${description}`);
       return;
     }
-    const started = Date.now();
-    const timer = setInterval(() => this.redrawLive(), 100);
-    timer.unref();
-    this.live = { name, started, timer, frame: 0 };
+    this.running.set(name, Date.now());
+    if (!this.timer) {
+      this.timer = setInterval(() => this.redrawLive(), 100);
+      this.timer.unref();
+    }
     this.redrawLive();
   }
 
@@ -68,8 +72,11 @@ export class Reporter {
       this.line(this.out, `[${name}] ${status} in ${seconds(ms)}${summary ? `: ${summary}` : ''}`);
       return;
     }
-    this.clearLive();
-    this.line(this.out, `${STATUS_MARK[status]} ${name.padEnd(9)} ${seconds(ms).padStart(6)}  ${summary}`);
+    this.running.delete(name);
+    this.above(() =>
+      this.line(this.out, `${STATUS_MARK[status]} ${name.padEnd(9)} ${seconds(ms).padStart(6)}  ${summary}`),
+    );
+    if (this.running.size === 0) this.clearLive();
   }
 
   info(step: string, message: string): void {
@@ -77,7 +84,9 @@ export class Reporter {
       this.event({ event: 'log', step, level: 'info', message });
       return;
     }
-    this.above(() => this.line(this.out, this.mode === 'tty' ? `  ${message}` : `[${step}] ${message}`));
+    this.above(() =>
+      this.line(this.out, this.mode === 'tty' ? `  ${step}: ${message}` : `[${step}] ${message}`),
+    );
   }
 
   warn(step: string, message: string): void {
@@ -85,7 +94,9 @@ export class Reporter {
       this.event({ event: 'log', step, level: 'warn', message });
       return;
     }
-    this.above(() => this.line(this.err, `${this.mode === 'tty' ? '  ' : `[${step}] `}warning: ${message}`));
+    this.above(() =>
+      this.line(this.err, `${this.mode === 'tty' ? `  ${step}: ` : `[${step}] `}warning: ${message}`),
+    );
   }
 
   /** The run's final result, e.g. the pushed digest. */
@@ -98,6 +109,7 @@ export class Reporter {
   }
 
   error(e: SitepipeError): void {
+    this.running.clear();
     this.clearLive();
     if (this.mode === 'json') {
       this.event({
@@ -122,6 +134,7 @@ export class Reporter {
   }
 
   close(): void {
+    this.running.clear();
     this.clearLive();
   }
 
@@ -135,7 +148,7 @@ export class Reporter {
 
   /** Prints a log line above the live step line, then redraws it. */
   private above(print: () => void): void {
-    if (this.mode !== 'tty' || !this.live) {
+    if (this.mode !== 'tty' || !this.timer) {
       print();
       return;
     }
@@ -145,16 +158,17 @@ export class Reporter {
   }
 
   private redrawLive(): void {
-    if (!this.live) return;
-    const { name, started } = this.live;
-    const frame = SPINNER[this.live.frame++ % SPINNER.length];
-    this.out.write(`\r\x1b[2K${frame} ${name.padEnd(9)} ${seconds(Date.now() - started).padStart(6)}`);
+    if (this.running.size === 0) return;
+    const frame = SPINNER[this.frame++ % SPINNER.length];
+    const steps = [...this.running].map(([name, started]) => `${name} ${seconds(Date.now() - started)}`);
+    this.out.write(`\r\x1b[2K${frame} ${steps.join(' · ')}`);
   }
 
+  /** Stops the live line once no step runs. */
   private clearLive(): void {
-    if (!this.live) return;
-    clearInterval(this.live.timer);
-    this.live = null;
+    if (!this.timer) return;
+    clearInterval(this.timer);
+    this.timer = null;
     this.out.write('\r\x1b[2K');
   }
 }

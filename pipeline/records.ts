@@ -41,6 +41,8 @@ export const pygmentsRecord = z.object({
   style: z.string(),
   /** Stylesheet path inside the site output, e.g. css/syntax.css. */
   stylesheet: z.string().nullable(),
+  /** The stylesheet itself (a few KB), so render writes it without running Python again. */
+  css: z.string().nullable(),
 });
 
 export const renderRecord = z.object({

@@ -2,9 +2,9 @@ import { SitepipeError, toSitepipeError } from './errors.js';
 import type { Reporter } from './output.js';
 import type { Outputs, StepName } from './records.js';
 import { readRecord, writeRecord } from './state.js';
-import type { RunContext, Step } from './step.js';
+import { dependencies, type Pending, type RunContext, type Step } from './step.js';
 
-export type AnyStep = Step<StepName, StepName>;
+export type AnyStep = Step<StepName, StepName, StepName>;
 
 export interface RunOptions {
   /** The whole pipeline, in order. */
@@ -43,64 +43,130 @@ async function preflight(steps: readonly AnyStep[], ctx: RunContext): Promise<vo
   );
 }
 
+/** What a step left for the steps after it: its output, or why there is none. */
+type Result = { produced: true; output: unknown } | { produced: false };
+
+/** A step that did not run because another failed; only the first failure is reported as such. */
+class Stopped extends Error {}
+
 /**
- * Runs the selected steps in pipeline order, threading each one's output to the steps that
- * need it and writing it as a record. Under --dry-run, mutating steps only say what they
- * would do, and steps that need their output are skipped.
+ * Runs the selected steps, each as soon as the steps it needs are done (independent steps
+ * at the same time), threading each one's output to the steps that need it and writing it
+ * as a record. Under --dry-run, mutating steps only say what they would do, and steps that
+ * need their output are skipped. The first failure stops the steps still running and is
+ * what the run throws.
  */
 export async function runPipeline(opts: RunOptions): Promise<Partial<Outputs>> {
   const { reporter } = opts;
   const steps = selectSteps(opts.pipeline, opts.only);
-  const ctxFor = (name: string): RunContext => ({ ...opts.context, log: reporter.logFor(name) });
+  const ctxFor = (name: string, signal = opts.context.signal): RunContext => ({
+    ...opts.context,
+    signal,
+    log: reporter.logFor(name),
+  });
   await preflight(steps, ctxFor('preflight'));
 
-  const outputs: Partial<Record<StepName, unknown>> = {};
-  const notProduced = new Set<StepName>();
-  for (const step of steps) {
-    const ctx = ctxFor(step.name);
+  const stop = new AbortController();
+  const signal = AbortSignal.any([opts.context.signal, stop.signal]);
+  let failure: { step: string; error: unknown } | null = null;
+
+  const tasks = new Map<StepName, Promise<Result>>();
+  const records = new Map<StepName, Promise<Result>>();
+  /** This run's result for a step, else its record from an earlier run (read once). */
+  const resultOf = (name: StepName): Promise<Result> => {
+    const task = tasks.get(name);
+    if (task) return task;
+    let record = records.get(name);
+    if (!record) {
+      record = readRecord(opts.context.stateDir, name).then((output) => ({ produced: true, output }));
+      records.set(name, record);
+    }
+    return record;
+  };
+
+  /** The first failure stops the others: steps still running see their signal abort. */
+  const fail = (step: string, error: unknown): never => {
+    if (failure || error instanceof Stopped) throw new Stopped();
+    failure = { step, error };
+    stop.abort(error);
+    throw error;
+  };
+
+  const execute = async (step: AnyStep): Promise<Result> => {
+    const needed = await Promise.all(step.needs.map(resultOf)).catch((e: unknown) => fail(step.name, e));
+    if (signal.aborted) return fail(step.name, signal.reason);
+    const ctx = ctxFor(step.name, signal);
     const started = Date.now();
     reporter.stepStarted(step.name, step.description);
-    const missing = step.needs.filter((n) => notProduced.has(n));
-    if (ctx.dryRun && step.mutates) {
-      notProduced.add(step.name);
-      const known = await gatherInputs(step, outputs, ctx.stateDir, notProduced);
-      reporter.stepFinished(step.name, 'planned', 0, `would ${step.plan?.(ctx, known) ?? step.description}`);
-      continue;
-    }
-    if (missing.length > 0) {
-      notProduced.add(step.name);
-      reporter.stepFinished(
-        step.name,
-        'skipped',
-        0,
-        `needs ${missing.join(', ')}, not produced in a dry run`,
-      );
-      continue;
-    }
-    const inputs = (await gatherInputs(step, outputs, ctx.stateDir)) as Outputs;
     try {
-      const output = await step.run(ctx, inputs);
-      outputs[step.name] = output;
+      const missing = step.needs.filter((_, i) => !needed[i]?.produced);
+      if (ctx.dryRun && step.mutates) {
+        const known = await knownOutputs(dependencies(step), resultOf);
+        reporter.stepFinished(
+          step.name,
+          'planned',
+          0,
+          `would ${step.plan?.(ctx, known) ?? step.description}`,
+        );
+        return { produced: false };
+      }
+      if (missing.length > 0) {
+        reporter.stepFinished(
+          step.name,
+          'skipped',
+          0,
+          `needs ${missing.join(', ')}, not produced in a dry run`,
+        );
+        return { produced: false };
+      }
+      const inputs = Object.fromEntries(
+        step.needs.map((n, i) => [n, (needed[i] as { output: unknown }).output]),
+      );
+      const pending = Object.fromEntries((step.awaits ?? []).map((n) => [n, outputOf(n, resultOf)]));
+      const output = await step.run(ctx, inputs as Outputs, pending as Pending<StepName>);
       await writeRecord(ctx.stateDir, step.name, output);
       reporter.stepFinished(step.name, 'ok', Date.now() - started, step.summarize?.(output) ?? '');
+      return { produced: true, output };
     } catch (e) {
-      reporter.stepFinished(step.name, 'failed', Date.now() - started);
-      throw e;
+      const first = failure as { step: string } | null;
+      if (first || e instanceof Stopped) {
+        const why = first ? `stopped: ${first.step} failed` : 'stopped';
+        reporter.stepFinished(step.name, 'skipped', Date.now() - started, why);
+      } else reporter.stepFinished(step.name, 'failed', Date.now() - started);
+      return fail(step.name, e);
     }
-  }
+  };
+
+  for (const step of steps) tasks.set(step.name, execute(step));
+  const settled = await Promise.allSettled(tasks.values());
+  if (failure) throw (failure as { error: unknown }).error;
+  const outputs: Partial<Record<StepName, unknown>> = {};
+  [...tasks.keys()].forEach((name, i) => {
+    const result = settled[i];
+    if (result?.status === 'fulfilled' && result.value.produced) outputs[name] = result.value.output;
+  });
   return outputs as Partial<Outputs>;
 }
 
-/** The outputs a step needs: from this run, else from their records (except those `skip` names). */
-async function gatherInputs(
-  step: AnyStep,
-  outputs: Partial<Record<StepName, unknown>>,
-  stateDir: string,
-  skip: ReadonlySet<StepName> = new Set(),
+/** A promise of a step's output that the step may never await, so its failure is not unhandled. */
+function outputOf(name: StepName, resultOf: (name: StepName) => Promise<Result>): Promise<unknown> {
+  const output = resultOf(name).then((r) => {
+    if (!r.produced) throw new Stopped(`${name} produced nothing in this dry run`);
+    return r.output;
+  });
+  output.catch(() => undefined);
+  return output;
+}
+
+/** The outputs among `names` that exist (from this run or a record); for a dry run's plan. */
+async function knownOutputs(
+  names: readonly StepName[],
+  resultOf: (name: StepName) => Promise<Result>,
 ): Promise<Partial<Outputs>> {
-  const inputs: Partial<Record<StepName, unknown>> = {};
-  for (const need of step.needs) {
-    if (!skip.has(need)) inputs[need] = outputs[need] ?? (await readRecord(stateDir, need));
+  const known: Partial<Record<StepName, unknown>> = {};
+  for (const name of names) {
+    const result = await resultOf(name);
+    if (result.produced) known[name] = result.output;
   }
-  return inputs as Partial<Outputs>;
+  return known as Partial<Outputs>;
 }

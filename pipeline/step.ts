@@ -25,19 +25,33 @@ export interface RunContext {
   env: NodeJS.ProcessEnv;
 }
 
+/** Outputs a step waits for only once it is running. */
+export type Pending<K extends StepName> = { readonly [P in K]: Promise<Outputs[P]> };
+
 /**
  * A step is data plus a function. `needs` names the steps whose outputs it reads; the
- * runner hands exactly those to `run`, typed.
+ * runner starts it once those are done and hands them to `run`, typed. Steps whose needs
+ * are met run at the same time.
  */
-export interface Step<N extends StepName = StepName, Needs extends StepName = StepName> {
+export interface Step<
+  N extends StepName = StepName,
+  Needs extends StepName = StepName,
+  Awaits extends StepName = never,
+> {
   readonly name: N;
   readonly needs: readonly Needs[];
+  /**
+   * Outputs the step can start without and waits for inside `run`, as promises: render starts
+   * Hugo while Pygments is still answering. Where each step is its own process (Cloud Build),
+   * they count as needs.
+   */
+  readonly awaits?: readonly Awaits[];
   /** Changes something outside the state dir and cache (an image, a registry); skipped under --dry-run. */
   readonly mutates: boolean;
   readonly description: string;
-  run(ctx: RunContext, inputs: Pick<Outputs, Needs>): Promise<Outputs[N]>;
+  run(ctx: RunContext, inputs: Pick<Outputs, Needs>, pending: Pending<Awaits>): Promise<Outputs[N]>;
   /** Under --dry-run: what the step would have done. Inputs that a dry run did not produce are absent. */
-  plan?(ctx: RunContext, inputs: Partial<Pick<Outputs, Needs>>): string;
+  plan?(ctx: RunContext, inputs: Partial<Pick<Outputs, Needs | Awaits>>): string;
   /**
    * Read-only checks (tools, daemons, registry, credentials) run for every selected step
    * before any step starts, so that all problems are reported together and nothing is
@@ -48,9 +62,16 @@ export interface Step<N extends StepName = StepName, Needs extends StepName = St
   summarize?(output: Outputs[N]): string;
 }
 
-/** Declares a step with its input types inferred from `needs`. */
-export function defineStep<N extends StepName, Needs extends StepName = never>(
-  step: Step<N, Needs>,
-): Step<N, Needs> {
+/** Declares a step with its input types inferred from `needs` and `awaits`. */
+export function defineStep<
+  N extends StepName,
+  Needs extends StepName = never,
+  Awaits extends StepName = never,
+>(step: Step<N, Needs, Awaits>): Step<N, Needs, Awaits> {
   return step;
+}
+
+/** Every step whose output this one reads, at start or later. */
+export function dependencies(step: Step<StepName, StepName, StepName>): StepName[] {
+  return [...step.needs, ...(step.awaits ?? [])];
 }

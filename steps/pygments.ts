@@ -53,17 +53,39 @@ function venvDir(ctx: RunContext, version: string | undefined): string {
   return join(ctx.cacheDir, 'pygments', version ?? 'latest');
 }
 
+/** `pygmentize -S`: the stylesheet, scoped to .highlight. */
+async function stylesheet(path: string, style: string, ctx: RunContext): Promise<string> {
+  const { stdout } = await runProcess(path, ['-S', style, '-f', 'html', '-a', '.highlight'], {
+    env: ctx.env,
+    signal: ctx.signal,
+    timeoutMs: PROBE_TIMEOUT_MS,
+  });
+  return `${scopeToHighlight(stdout)}\n`;
+}
+
+/** A candidate with its stylesheet, asked for alongside its version: one wait instead of two. */
+interface Found extends Candidate {
+  css: Promise<string>;
+}
+
+function probeWithStylesheet(path: string, style: string, ctx: RunContext): Promise<Found> {
+  const css = stylesheet(path, style, ctx);
+  // Not awaited when this candidate is not the one used.
+  css.catch(() => undefined);
+  return probe(path, ctx).then((candidate) => ({ ...candidate, css }));
+}
+
 /** Every pygmentize on PATH, then the cache venv, until one has the wanted version. */
 async function findExisting(
   ctx: RunContext,
   want: string | undefined,
   seen: Candidate[],
-): Promise<Candidate | null> {
+): Promise<Found | null> {
   const venvBin = join(venvDir(ctx, want), 'bin', 'pygmentize');
   const paths = await whichAll('pygmentize', ctx.env.PATH ?? '');
   if (await isExecutable(venvBin)) paths.push(venvBin);
   for (const path of paths) {
-    const candidate = await probe(path, ctx);
+    const candidate = await probeWithStylesheet(path, ctx.config.pygments.style, ctx);
     seen.push(candidate);
     if (candidate.version && (!want || sameVersion(candidate.version, want))) return candidate;
     ctx.log.info(
@@ -89,7 +111,7 @@ function unavailable(
 }
 
 /** Creates ${cacheDir}/pygments/<version> with `python3 -m venv` and pip-installs Pygments into it. */
-async function installVenv(ctx: RunContext, want: string | undefined, seen: Candidate[]): Promise<Candidate> {
+async function installVenv(ctx: RunContext, want: string | undefined, seen: Candidate[]): Promise<Found> {
   const dir = venvDir(ctx, want);
   const [python] = await whichAll('python3', ctx.env.PATH ?? '');
   if (!python) throw unavailable(want, seen, 'there is no python3 on PATH to install it with', []);
@@ -114,7 +136,7 @@ async function installVenv(ctx: RunContext, want: string | undefined, seen: Cand
     if (!isSitepipeError(e)) throw e;
     throw unavailable(want, seen, `installing ${requirement} failed: ${e.message}`, [...e.details]);
   }
-  const installed = await probe(join(dir, 'bin', 'pygmentize'), ctx);
+  const installed = await probeWithStylesheet(join(dir, 'bin', 'pygmentize'), ctx.config.pygments.style, ctx);
   if (!installed.version || (want && !sameVersion(installed.version, want))) {
     throw unavailable(want, seen, `the venv in ${dir} reports ${installed.version ?? 'no version'}`, []);
   }
@@ -131,70 +153,50 @@ async function listStyles(path: string, ctx: RunContext): Promise<string[]> {
   }
 }
 
-async function checkStyle(path: string, style: string, ctx: RunContext): Promise<void> {
+/** The stylesheet of the pygmentize found; a failure here means it lacks the style. */
+async function styleOf(found: Found, style: string, ctx: RunContext): Promise<string> {
   try {
-    await runProcess(path, ['-S', style, '-f', 'html'], {
-      env: ctx.env,
-      signal: ctx.signal,
-      timeoutMs: PROBE_TIMEOUT_MS,
-    });
+    return await found.css;
   } catch (e) {
     ctx.signal.throwIfAborted();
     if (!isSitepipeError(e)) throw e;
-    const styles = await listStyles(path, ctx);
+    const styles = await listStyles(found.path, ctx);
     throw new SitepipeError(
       'PYGMENTS_STYLE_UNKNOWN',
-      `Pygments at ${path} has no style "${style}"`,
-      `set pygments.style to one of the styles \`${path} -L styles\` lists`,
+      `Pygments at ${found.path} has no style "${style}"`,
+      `set pygments.style to one of the styles \`${found.path} -L styles\` lists`,
       styles.length > 0 ? [`available: ${styles.join(', ')}`] : [...e.details],
     );
   }
 }
 
+/** Finds pygmentize at the pinned version and makes the site's stylesheet with it. */
 export async function resolvePygments(ctx: RunContext): Promise<PygmentsInstall> {
-  const { enabled, version: want, style, stylesheet } = ctx.config.pygments;
-  if (!enabled) return { enabled: false, path: null, version: null, style, stylesheet: null };
+  const { enabled, version: want, style, stylesheet: path } = ctx.config.pygments;
+  if (!enabled) return { enabled: false, path: null, version: null, style, stylesheet: null, css: null };
   const seen: Candidate[] = [];
   const found = (await findExisting(ctx, want, seen)) ?? (await installVenv(ctx, want, seen));
-  await checkStyle(found.path, style, ctx);
+  const css = await styleOf(found, style, ctx);
   ctx.log.info(`using Pygments ${found.version} (style ${style}): ${found.path}`);
-  return { enabled: true, path: found.path, version: found.version, style, stylesheet };
+  return { enabled: true, path: found.path, version: found.version, style, stylesheet: path, css };
 }
 
 /**
  * `-a .highlight` scopes only the token rules; Pygments still emits a few global element rules
  * (`pre { line-height: 125% }`, `td.linenos ...`) that would restyle every <pre> on the site.
+ * Hugo's Chroma emits Pygments-compatible classes under `.highlight` when
+ * markup.highlight.noClasses is false, so every selector is scoped to it.
  */
 export function scopeToHighlight(css: string): string {
   return css.replace(/^(?=[a-z][^{]*\{)/gm, '.highlight ');
-}
-
-/**
- * CSS for class-based highlighting. Hugo's Chroma emits Pygments-compatible classes under
- * `.highlight` when markup.highlight.noClasses is false, so the selectors are scoped to it.
- */
-export async function pygmentsStylesheet(install: PygmentsInstall, signal: AbortSignal): Promise<string> {
-  if (!install.enabled || !install.path) {
-    throw new SitepipeError(
-      'PYGMENTS_DISABLED',
-      'a Pygments stylesheet was asked for, but Pygments is disabled',
-      'set pygments.enabled: true, or check install.enabled before asking for the stylesheet',
-    );
-  }
-  const { stdout } = await runProcess(install.path, ['-S', install.style, '-f', 'html', '-a', '.highlight'], {
-    signal,
-    timeoutMs: PROBE_TIMEOUT_MS,
-    code: 'PYGMENTS_FAILED',
-    hint: `check that \`${install.path} -S ${install.style} -f html\` works`,
-  });
-  return `${scopeToHighlight(stdout)}\n`;
 }
 
 export const pygments = defineStep({
   name: 'pygments',
   needs: [],
   mutates: false,
-  description: 'find pygmentize at the pinned version (PATH, cache venv, or a new venv) and check the style',
+  description:
+    'find pygmentize at the pinned version (PATH, cache venv, or a new venv) and make the stylesheet',
   run: (ctx) => resolvePygments(ctx),
   summarize: (out) => (out.enabled ? `pygments ${out.version} (${out.style})` : 'disabled'),
 });

@@ -5,7 +5,6 @@ import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
 import { runProcess } from '../pipeline/process.js';
 import type { PygmentsInstall } from '../pipeline/records.js';
 import { defineStep, type RunContext } from '../pipeline/step.js';
-import { pygmentsStylesheet } from './pygments.js';
 
 export interface HugoBuildOptions {
   /** Hugo's module and resource cache; Hugo's default ($TMPDIR/hugo_cache) when omitted. */
@@ -168,15 +167,15 @@ function stylesheetPath(outDir: string, stylesheet: string): string {
 }
 
 async function writeStylesheet(ctx: RunContext, install: PygmentsInstall, outDir: string): Promise<void> {
+  if (!install.enabled || install.css === null) return;
   const target = stylesheetPath(outDir, install.stylesheet ?? ctx.config.pygments.stylesheet);
   if (await statOrNull(target)) {
     ctx.log.warn(
       `the site already has ${relative(outDir, target)}; replacing it with the Pygments stylesheet`,
     );
   }
-  const css = await pygmentsStylesheet(install, ctx.signal);
   await mkdir(dirname(target), { recursive: true });
-  await writeFile(target, css);
+  await writeFile(target, install.css);
 }
 
 /** Regular files and their total size under dir (Hugo writes no symlinks). */
@@ -213,10 +212,12 @@ export function formatRender(r: { files: number; bytes: number; durationMs: numb
 /** Renders the site with the pinned Hugo into <state>/public, plus the Pygments stylesheet. */
 export const render = defineStep({
   name: 'render',
-  needs: ['source', 'hugo', 'pygments'],
+  needs: ['source', 'hugo'],
+  // Hugo starts at once; the stylesheet is written when Pygments has made it.
+  awaits: ['pygments'],
   mutates: false,
   description: 'render the site with Hugo and write the Pygments stylesheet',
-  async run(ctx, inputs) {
+  async run(ctx, inputs, pending) {
     const started = performance.now();
     await checkSiteDir(ctx);
     const outDir = join(ctx.stateDir, 'public');
@@ -226,7 +227,7 @@ export const render = defineStep({
     await mkdir(ctx.stateDir, { recursive: true });
     try {
       await runHugo(ctx, inputs.hugo.path, tmpDir);
-      if (inputs.pygments.enabled) await writeStylesheet(ctx, inputs.pygments, tmpDir);
+      await writeStylesheet(ctx, await pending.pygments, tmpDir);
     } catch (e) {
       await rm(tmpDir, { recursive: true, force: true });
       throw e;

@@ -6,6 +6,7 @@ import { SitepipeError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { parseRepository, repositoryName } from '../reference.js';
 import type { AnyStep } from '../runner.js';
+import { dependencies } from '../step.js';
 import type { BuildConfig, BuildStep } from './build-config.js';
 import { type CloudbuildConfig, cloudbuildSettings } from './config.js';
 
@@ -13,7 +14,7 @@ import { type CloudbuildConfig, cloudbuildSettings } from './config.js';
  * Writes cloudbuild.yaml from the pipeline definition: one Cloud Build step per pipeline step,
  * each running `sitepipe run <step>` in the sitepipe builder image, all sharing /workspace.
  * A step's record (<state>/records/<step>.json) is how the next step gets its output, exactly
- * as with `sitepipe run <step>` on a laptop. `waitFor` comes from each step's `needs`, so
+ * as with `sitepipe run <step>` on a laptop. `waitFor` comes from each step's `needs` and `awaits`, so
  * steps that need nothing (hugo, pygments) start at once.
  *
  * Caching between builds: the sitepipe cache (verified Hugo downloads, the Pygments venv,
@@ -161,7 +162,7 @@ export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
   }
 
   for (const step of opts.pipeline) {
-    const waitFor: string[] = [...step.needs];
+    const waitFor: string[] = dependencies(step);
     if (cache && CACHE_READERS.has(step.name)) waitFor.push(CACHE_RESTORE_ID);
     if (dockerBuilderImage && step.name === 'image') {
       // sitepipe lays out the context, the standard Docker builder builds it, sitepipe tags and records it.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../pipeline/config.js';
 import type { RunContext } from '../../pipeline/step.js';
-import { pygments, pygmentsStylesheet } from '../../steps/pygments.js';
+import { pygments } from '../../steps/pygments.js';
 import { expectCode } from '../helpers/expect-code.js';
 
 /** Debian's python3-pygments; the PATH of each test is built from links to it. */
@@ -75,6 +75,7 @@ describe('pygments step', () => {
       version: null,
       style: 'friendly',
       stylesheet: null,
+      css: null,
     });
   });
 
@@ -85,7 +86,7 @@ describe('pygments step', () => {
 
     const out = await pygments.run(ctx, {});
 
-    expect(out).toEqual({
+    expect(out).toMatchObject({
       enabled: true,
       path: join(debian, 'pygmentize'),
       version: DEBIAN_VERSION,
@@ -164,26 +165,19 @@ describe('pygments step', () => {
   );
 });
 
-describe('pygmentsStylesheet', () => {
-  it('produces class-based CSS scoped to .highlight', async () => {
+describe('the stylesheet', () => {
+  it('is class-based CSS scoped to .highlight, made by the pygmentize found', async () => {
     const debian = await linkDir('debian', 'pygmentize', DEBIAN_PYGMENTIZE);
-    const install = await pygments.run(
+    const { css } = await pygments.run(
       makeContext({ version: DEBIAN_VERSION, style: 'monokai' }, [debian]),
       {},
     );
-
-    const css = await pygmentsStylesheet(install, new AbortController().signal);
 
     expect(css).toContain('.highlight .k ');
     expect(css).toMatch(/^\.highlight \{ background: #272822/m);
     // Every rule is scoped, including the element rules Pygments leaves global.
     expect(css).toContain('.highlight pre { line-height: 125%; }');
-    const rules = css.split('\n').filter((l) => l.includes('{'));
+    const rules = (css ?? '').split('\n').filter((l) => l.includes('{'));
     expect(rules.filter((l) => !l.startsWith('.highlight'))).toEqual([]);
-  });
-
-  it('refuses a disabled install', async () => {
-    const install = { enabled: false, path: null, version: null, style: 'monokai', stylesheet: null };
-    await expectCode(pygmentsStylesheet(install, new AbortController().signal), 'PYGMENTS_DISABLED');
   });
 });

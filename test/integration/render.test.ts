@@ -1,10 +1,11 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../pipeline/config.js';
 import type { HugoInstall, PygmentsInstall, SourceInfo } from '../../pipeline/records.js';
 import type { RunContext } from '../../pipeline/step.js';
+import { resolvePygments } from '../../steps/pygments.js';
 import { countFiles, render } from '../../steps/render.js';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../example');
@@ -12,13 +13,6 @@ const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const CONFIG = 'hugo: {version: 0.111.3}\nimage: {repository: 127.0.0.1:5000/website}\n';
 
 const hugo: HugoInstall = { path: '/usr/bin/hugo', version: '0.111.3', extended: true, origin: 'path' };
-const pygments: PygmentsInstall = {
-  enabled: true,
-  path: '/usr/bin/pygmentize',
-  version: '2.14.0',
-  style: 'monokai',
-  stylesheet: 'css/syntax.css',
-};
 const source: SourceInfo = {
   commit: COMMIT,
   shortSha: COMMIT.slice(0, 12),
@@ -27,7 +21,12 @@ const source: SourceInfo = {
   dirty: false,
   sourceUrl: null,
 };
-const inputs = { source, hugo, pygments };
+/** Made by the real pygments step with Debian's pygmentize, before the tests. */
+let pygments: PygmentsInstall;
+
+/** The render step with its inputs; Pygments' output arrives as a promise, as the runner hands it. */
+const run = (ctx: RunContext, install: PygmentsInstall = pygments) =>
+  render.run(ctx, { source, hugo }, { pygments: Promise.resolve(install) });
 
 const roots: string[] = [];
 
@@ -69,6 +68,11 @@ async function harness(configText = CONFIG): Promise<Harness> {
 
 const read = (path: string) => readFile(path, 'utf8');
 
+beforeAll(async () => {
+  const { ctx } = await harness(`${CONFIG}pygments: {style: monokai}\n`);
+  pygments = await resolvePygments({ ...ctx, env: { ...process.env, PATH: '/usr/bin:/bin' } });
+});
+
 afterAll(async () => {
   await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
 });
@@ -80,7 +84,7 @@ describe('render (real hugo and pygmentize)', () => {
   });
 
   it('renders the example site with RSS, sitemap, tags and highlighted code', async () => {
-    const result = await render.run(h.ctx, inputs);
+    const result = await run(h.ctx);
 
     expect(result).toMatchObject({ outputDir: h.out, hugoVersion: '0.111.3', commit: COMMIT });
     expect(result).toEqual(expect.objectContaining(await countFiles(h.out)));
@@ -128,11 +132,11 @@ describe('render (real hugo and pygmentize)', () => {
   });
 
   it('leaves no stale files from an earlier render', async () => {
-    await render.run(h.ctx, inputs);
+    await run(h.ctx);
     await writeFile(join(h.out, 'stale.html'), 'left over');
     await rm(join(h.site, 'content/posts/field-notes.md'));
 
-    const result = await render.run(h.ctx, inputs);
+    const result = await run(h.ctx);
 
     const top = await readdir(h.out);
     expect(top).not.toContain('stale.html');
@@ -143,12 +147,12 @@ describe('render (real hugo and pygmentize)', () => {
   });
 
   it("reports a broken template with Hugo's own error and keeps the previous output", async () => {
-    await render.run(h.ctx, inputs);
+    await run(h.ctx);
     const before = await countFiles(h.out);
     const single = join(h.site, 'layouts/_default/single.html');
     await writeFile(single, `${await read(single)}\n{{ .Foo `);
 
-    const error = await render.run(h.ctx, inputs).catch((e: unknown) => e);
+    const error = await run(h.ctx).catch((e: unknown) => e);
 
     expect(error).toMatchObject({ name: 'SitepipeError', code: 'HUGO_BUILD_FAILED' });
     const { message, details } = error as { message: string; details: string[] };
@@ -167,7 +171,7 @@ describe('render (real hugo and pygmentize)', () => {
       `${await read(single)}\n{{ if eq .Title "About" }}{{ errorf "no author for %s" .Title }}{{ end }}`,
     );
 
-    await expect(render.run(h.ctx, inputs)).rejects.toMatchObject({
+    await expect(run(h.ctx)).rejects.toMatchObject({
       code: 'HUGO_BUILD_FAILED',
       message: expect.stringMatching(/ERROR no author for About\nError: Error building site: logged 1 error/),
     });
@@ -175,7 +179,7 @@ describe('render (real hugo and pygmentize)', () => {
 
   it('overrides baseURL from sitepipe.yaml', async () => {
     const staging = await harness(`${CONFIG}site: {baseURL: 'https://staging.example.org/'}\n`);
-    await render.run(staging.ctx, inputs);
+    await run(staging.ctx);
     const sitemap = await read(join(staging.out, 'sitemap.xml'));
     expect(sitemap).toContain('<loc>https://staging.example.org/posts/</loc>');
     expect(sitemap).not.toContain('www.example.com');
@@ -188,15 +192,16 @@ describe('render (real hugo and pygmentize)', () => {
       path: null,
       version: null,
       stylesheet: null,
+      css: null,
     };
-    await render.run(h.ctx, { ...inputs, pygments: disabled });
+    await run(h.ctx, disabled);
     expect(await readdir(join(h.out, 'css'))).toEqual(['site.css']);
   });
 
   it('treats a cancelled render as an interruption and leaves no temp dir', async () => {
     const abort = new AbortController();
     h.ctx.signal = abort.signal;
-    const running = render.run(h.ctx, inputs);
+    const running = run(h.ctx);
     setTimeout(() => abort.abort(), 50);
     await expect(running).rejects.toMatchObject({ name: 'AbortError' });
     expect(await readdir(h.ctx.stateDir)).not.toContain('public.tmp');
@@ -204,7 +209,7 @@ describe('render (real hugo and pygmentize)', () => {
 
   it('fails with SITE_DIR_MISSING when the site dir does not exist', async () => {
     h.ctx.siteDir = join(h.site, 'no-such-dir');
-    await expect(render.run(h.ctx, inputs)).rejects.toMatchObject({
+    await expect(run(h.ctx)).rejects.toMatchObject({
       code: 'SITE_DIR_MISSING',
       hint: expect.stringContaining('site.dir'),
     });
@@ -214,7 +219,7 @@ describe('render (real hugo and pygmentize)', () => {
     const plain = join(h.site, 'content');
     await mkdir(plain, { recursive: true });
     h.ctx.siteDir = plain;
-    await expect(render.run(h.ctx, inputs)).rejects.toMatchObject({
+    await expect(run(h.ctx)).rejects.toMatchObject({
       code: 'SITE_NOT_HUGO',
       message: expect.stringContaining('hugo.toml'),
     });

@@ -23,6 +23,7 @@ import { generateForConfig } from '../../pipeline/commands/cloudbuild.js';
 import { parseConfig } from '../../pipeline/config.js';
 import { packageRoot } from '../../pipeline/paths.js';
 import { PIPELINE } from '../../pipeline/pipeline.js';
+import { dependencies } from '../../pipeline/step.js';
 import { CLOUDBUILD_SCHEMA } from '../helpers/cloudbuild.js';
 
 const schema = JSON.parse(readFileSync(CLOUDBUILD_SCHEMA, 'utf8')) as object;
@@ -110,10 +111,11 @@ describe('generateCloudBuild', () => {
     );
   });
 
-  it('derives waitFor from needs: a step with no needs starts at once', () => {
+  it('derives waitFor from needs and awaits: a step with no needs starts at once', () => {
     const build = generate({ cache: { enabled: false } });
     for (const step of PIPELINE) {
-      expect(stepById(build, step.name)?.waitFor).toEqual(step.needs.length > 0 ? [...step.needs] : ['-']);
+      const after = dependencies(step);
+      expect(stepById(build, step.name)?.waitFor).toEqual(after.length > 0 ? after : ['-']);
     }
     expect(stepById(build, 'hugo')?.waitFor).toEqual(['-']);
     expect(stepById(build, 'pygments')?.waitFor).toEqual(['-']);
