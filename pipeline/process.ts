@@ -1,4 +1,5 @@
 import { access, constants } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { SitepipeError } from './errors.js';
@@ -9,6 +10,11 @@ export interface RunOptions {
   input?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Runs the program at a lower CPU priority (a nice value, 1-19): for helpers that run beside
+   * Hugo and must not slow it down on a small machine.
+   */
+  nice?: number;
 }
 
 export interface ProcessResult {
@@ -28,7 +34,7 @@ export async function runProcess(
   args: readonly string[],
   opts: RunOptions & { code?: string; hint?: string } = {},
 ): Promise<ProcessResult> {
-  const result = await execa(file, args, {
+  const subprocess = execa(file, args, {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: true,
@@ -40,6 +46,14 @@ export async function runProcess(
     // Interleaved output for failure reports: some tools (Hugo) print their errors on stdout.
     all: true,
   });
+  if (opts.nice && subprocess.pid !== undefined) {
+    try {
+      setPriority(subprocess.pid, opts.nice);
+    } catch {
+      // It may have exited already; a priority is only a hint.
+    }
+  }
+  const result = await subprocess;
   if (result.failed) {
     const command = [file, ...args].join(' ');
     const why = result.timedOut

@@ -10,7 +10,10 @@ import { defineStep } from '../pipeline/step.js';
  */
 export const image = defineStep({
   name: 'image',
-  needs: ['source', 'tag', 'hugo', 'pygments', 'render'],
+  needs: ['source', 'tag', 'hugo', 'pygments'],
+  // oci: signs in, resolves the base and reads git history while Hugo renders. docker: renders
+  // again inside the build, so it need not wait at all.
+  awaits: ['render'],
   mutates: true,
   description: 'build the nginx image',
   async preflight(ctx) {
@@ -20,8 +23,10 @@ export const image = defineStep({
     ctx.config.image.builder === 'docker'
       ? `build ${tag?.repository}:${tag?.commitTag} from Dockerfile.template on ${ctx.config.image.base} with docker`
       : `upload the site as layers on ${ctx.config.image.base} to ${tag?.repository} (by digest, untagged)`,
-  run: (ctx, inputs) =>
-    ctx.config.image.builder === 'docker' ? buildWithDocker(ctx, inputs) : buildWithOci(ctx, inputs),
+  run: (ctx, inputs, pending) =>
+    ctx.config.image.builder === 'docker'
+      ? buildWithDocker(ctx, inputs)
+      : buildWithOci(ctx, inputs, pending.render),
   summarize: (img) =>
     img.digest
       ? `${img.digest.slice(0, 19)} on ${img.baseImage}, ${(img.uploadedBytes / 1e6).toFixed(2)} MB uploaded`

@@ -1,4 +1,4 @@
-import { access, constants, rm } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
 import { runProcess, whichAll } from '../pipeline/process.js';
@@ -8,6 +8,8 @@ import { defineStep, type RunContext } from '../pipeline/step.js';
 const PROBE_TIMEOUT_MS = 30_000;
 const VENV_TIMEOUT_MS = 2 * 60_000;
 const PIP_TIMEOUT_MS = 5 * 60_000;
+/** The nice value of Pygments' quick runs: they overlap Hugo's render, which should keep the CPU. */
+const BACKGROUND = 10;
 
 /** What one pygmentize candidate turned out to be. */
 interface Candidate {
@@ -34,12 +36,14 @@ async function isExecutable(path: string): Promise<boolean> {
   );
 }
 
+/** Pygments runs beside Hugo's render; it yields the CPU to it (BACKGROUND). */
 async function probe(path: string, ctx: RunContext): Promise<Candidate> {
   try {
     const { stdout } = await runProcess(path, ['-V'], {
       env: ctx.env,
       signal: ctx.signal,
       timeoutMs: PROBE_TIMEOUT_MS,
+      nice: BACKGROUND,
     });
     return { path, version: parsePygmentsVersion(stdout) };
   } catch (e) {
@@ -59,33 +63,54 @@ async function stylesheet(path: string, style: string, ctx: RunContext): Promise
     env: ctx.env,
     signal: ctx.signal,
     timeoutMs: PROBE_TIMEOUT_MS,
+    nice: BACKGROUND,
   });
   return `${scopeToHighlight(stdout)}\n`;
 }
 
-/** A candidate with its stylesheet, asked for alongside its version: one wait instead of two. */
-interface Found extends Candidate {
-  css: Promise<string>;
+/**
+ * Which pygmentize had the pinned version last time. Any pygmentize of that version makes the
+ * same stylesheet, so it is asked first: on a machine where an earlier PATH entry is a slow
+ * wrapper of another version (a pyenv shim costs half a second of CPU), that one is not run
+ * at every build. It is still run, and must still answer with the pinned version.
+ */
+function lastUsedFile(ctx: RunContext, want: string): string {
+  return join(venvDir(ctx, want), '..', `last-used-${want}.json`);
 }
 
-function probeWithStylesheet(path: string, style: string, ctx: RunContext): Promise<Found> {
-  const css = stylesheet(path, style, ctx);
-  // Not awaited when this candidate is not the one used.
-  css.catch(() => undefined);
-  return probe(path, ctx).then((candidate) => ({ ...candidate, css }));
+async function lastUsed(ctx: RunContext, want: string | undefined): Promise<string | null> {
+  if (!want) return null;
+  try {
+    return (JSON.parse(await readFile(lastUsedFile(ctx, want), 'utf8')) as { path: string }).path;
+  } catch {
+    return null;
+  }
 }
 
-/** Every pygmentize on PATH, then the cache venv, until one has the wanted version. */
+async function rememberUsed(ctx: RunContext, want: string | undefined, path: string): Promise<void> {
+  if (!want) return;
+  const file = lastUsedFile(ctx, want);
+  await mkdir(join(file, '..'), { recursive: true });
+  await writeFile(`${file}.${process.pid}.tmp`, JSON.stringify({ path }));
+  await rename(`${file}.${process.pid}.tmp`, file);
+}
+
+/**
+ * Every pygmentize on PATH, then the cache venv, until one has the wanted version; with a
+ * pinned version, the one used last time (still on PATH or the venv) goes first.
+ */
 async function findExisting(
   ctx: RunContext,
   want: string | undefined,
   seen: Candidate[],
-): Promise<Found | null> {
+): Promise<Candidate | null> {
   const venvBin = join(venvDir(ctx, want), 'bin', 'pygmentize');
   const paths = await whichAll('pygmentize', ctx.env.PATH ?? '');
   if (await isExecutable(venvBin)) paths.push(venvBin);
+  const last = await lastUsed(ctx, want);
+  if (last && paths.includes(last)) paths.sort((a, b) => Number(b === last) - Number(a === last));
   for (const path of paths) {
-    const candidate = await probeWithStylesheet(path, ctx.config.pygments.style, ctx);
+    const candidate = await probe(path, ctx);
     seen.push(candidate);
     if (candidate.version && (!want || sameVersion(candidate.version, want))) return candidate;
     ctx.log.info(
@@ -111,7 +136,7 @@ function unavailable(
 }
 
 /** Creates ${cacheDir}/pygments/<version> with `python3 -m venv` and pip-installs Pygments into it. */
-async function installVenv(ctx: RunContext, want: string | undefined, seen: Candidate[]): Promise<Found> {
+async function installVenv(ctx: RunContext, want: string | undefined, seen: Candidate[]): Promise<Candidate> {
   const dir = venvDir(ctx, want);
   const [python] = await whichAll('python3', ctx.env.PATH ?? '');
   if (!python) throw unavailable(want, seen, 'there is no python3 on PATH to install it with', []);
@@ -136,7 +161,7 @@ async function installVenv(ctx: RunContext, want: string | undefined, seen: Cand
     if (!isSitepipeError(e)) throw e;
     throw unavailable(want, seen, `installing ${requirement} failed: ${e.message}`, [...e.details]);
   }
-  const installed = await probeWithStylesheet(join(dir, 'bin', 'pygmentize'), ctx.config.pygments.style, ctx);
+  const installed = await probe(join(dir, 'bin', 'pygmentize'), ctx);
   if (!installed.version || (want && !sameVersion(installed.version, want))) {
     throw unavailable(want, seen, `the venv in ${dir} reports ${installed.version ?? 'no version'}`, []);
   }
@@ -154,9 +179,9 @@ async function listStyles(path: string, ctx: RunContext): Promise<string[]> {
 }
 
 /** The stylesheet of the pygmentize found; a failure here means it lacks the style. */
-async function styleOf(found: Found, style: string, ctx: RunContext): Promise<string> {
+async function styleOf(found: Candidate, style: string, ctx: RunContext): Promise<string> {
   try {
-    return await found.css;
+    return await stylesheet(found.path, style, ctx);
   } catch (e) {
     ctx.signal.throwIfAborted();
     if (!isSitepipeError(e)) throw e;
@@ -177,6 +202,7 @@ export async function resolvePygments(ctx: RunContext): Promise<PygmentsInstall>
   const seen: Candidate[] = [];
   const found = (await findExisting(ctx, want, seen)) ?? (await installVenv(ctx, want, seen));
   const css = await styleOf(found, style, ctx);
+  await rememberUsed(ctx, want, found.path);
   ctx.log.info(`using Pygments ${found.version} (style ${style}): ${found.path}`);
   return { enabled: true, path: found.path, version: found.version, style, stylesheet: path, css };
 }

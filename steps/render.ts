@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { lstatSync, readdirSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
 import { runProcess } from '../pipeline/process.js';
 import type { PygmentsInstall } from '../pipeline/records.js';
@@ -178,31 +179,46 @@ async function writeStylesheet(ctx: RunContext, install: PygmentsInstall, outDir
   await writeFile(target, install.css);
 }
 
-/** Regular files and their total size under dir (Hugo writes no symlinks). */
-export async function countFiles(dir: string): Promise<{ files: number; bytes: number }> {
+/** Regular files and their total size under dir (Hugo writes no symlinks); sync calls, a few µs a file. */
+export function countFiles(dir: string): { files: number; bytes: number } {
   let files = 0;
   let bytes = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      const sub = await countFiles(path);
+      const sub = countFiles(path);
       files += sub.files;
       bytes += sub.bytes;
     } else if (entry.isFile()) {
       files += 1;
-      bytes += (await lstat(path)).size;
+      bytes += lstatSync(path).size;
     }
   }
   return { files, bytes };
 }
 
-/** Puts a finished render in place; `public` is never a half-written tree. */
+/**
+ * Puts a finished render in place; `public` is never a half-written tree. The previous tree
+ * stays as public.old until the next render removes it while Hugo runs: unlinking thousands of
+ * files waits on the disk, and done here it would slow the image step that comes next.
+ */
 async function swapIn(tmpDir: string, outDir: string): Promise<void> {
   const oldDir = `${outDir}.old`;
   await rm(oldDir, { recursive: true, force: true });
   if (await statOrNull(outDir)) await rename(outDir, oldDir);
   await rename(tmpDir, outDir);
-  await rm(oldDir, { recursive: true, force: true });
+}
+
+/** Earlier renders' trees: the one before the last, and temp dirs of killed runs. */
+async function removeLeftovers(stateDir: string, outDir: string, keep: string): Promise<void> {
+  const base = basename(outDir);
+  const names = (await readdir(stateDir)).filter((n) => n.startsWith(`${base}.tmp`) || n === `${base}.old`);
+  await Promise.all(
+    names
+      .map((n) => join(stateDir, n))
+      .filter((p) => p !== keep)
+      .map((p) => rm(p, { recursive: true, force: true })),
+  );
 }
 
 export function formatRender(r: { files: number; bytes: number; durationMs: number }): string {
@@ -221,19 +237,21 @@ export const render = defineStep({
     const started = performance.now();
     await checkSiteDir(ctx);
     const outDir = join(ctx.stateDir, 'public');
-    const tmpDir = `${outDir}.tmp`;
-    // A fresh directory per render: nothing from an earlier render or an interrupted one survives.
-    await rm(tmpDir, { recursive: true, force: true });
+    // A fresh directory per render: nothing from an earlier render or an interrupted one
+    // survives. Hugo gets a new name for it, so what is left of older ones goes while it runs.
+    const tmpDir = `${outDir}.tmp-${Date.now().toString(36)}`;
     await mkdir(ctx.stateDir, { recursive: true });
+    const leftovers = removeLeftovers(ctx.stateDir, outDir, tmpDir);
     try {
       await runHugo(ctx, inputs.hugo.path, tmpDir);
       await writeStylesheet(ctx, await pending.pygments, tmpDir);
+      await leftovers;
     } catch (e) {
-      await rm(tmpDir, { recursive: true, force: true });
+      await Promise.all([leftovers, rm(tmpDir, { recursive: true, force: true })]);
       throw e;
     }
     await swapIn(tmpDir, outDir);
-    const { files, bytes } = await countFiles(outDir);
+    const { files, bytes } = countFiles(outDir);
     return {
       outputDir: outDir,
       files,

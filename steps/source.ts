@@ -49,10 +49,13 @@ export const source = defineStep({
       if (fromEnv) return fromEnv;
       throw e;
     }
-    const info = await head(root, ctx.signal);
+    const [info, changed, url] = await Promise.all([
+      head(root, ctx.signal),
+      // What goes into the image: the site and its config. Other changes in the repo do not matter.
+      changedPaths(root, [ctx.siteDir, ctx.configPath], [ctx.stateDir], ctx.signal),
+      sourceUrl(dirname(ctx.configPath), ctx.signal),
+    ]);
     const branch = info.branch ?? ctx.env.BRANCH_NAME ?? null;
-    // What goes into the image: the site and its config. Other changes in the repo do not matter.
-    const changed = await changedPaths(root, [ctx.siteDir, ctx.configPath], [ctx.stateDir], ctx.signal);
     if (changed.length > 0 && !ctx.allowDirty) {
       const more = changed.length > LIST_LIMIT ? [`… and ${changed.length - LIST_LIMIT} more`] : [];
       throw new SitepipeError(
@@ -70,7 +73,7 @@ export const source = defineStep({
       branch,
       commitTime: info.commitTime.toISOString(),
       dirty: changed.length > 0,
-      sourceUrl: await sourceUrl(dirname(ctx.configPath), ctx.signal),
+      sourceUrl: url,
     };
   },
   summarize: (s) => `${s.shortSha} on ${s.branch ?? '(detached)'}${s.dirty ? ' (dirty)' : ''}`,

@@ -2,13 +2,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { lastChangeTimes, repoRoot } from '../clients/git.js';
 import { type BlobSource, type Descriptor, MEDIA, type RegistryClient } from '../clients/registry.js';
-import { mapLimit } from '../concurrency.js';
+import { limiter, mapLimit } from '../concurrency.js';
 import { imageLabels } from '../labels.js';
 import { LISTEN_CONF_PATH, listenConf, SERVER_CONF_PATH, SITE_ROOT, serverConf } from '../nginx.js';
 import { BlobStore } from '../oci/blob-store.js';
 import { type ComposedImage, composeImage, type ImageConfig, type SiteLayer } from '../oci/compose.js';
 import { fetchBlob, writeDockerArchive, writeOciLayout } from '../oci/export.js';
-import { type PlannedLayer, planSiteLayers } from '../oci/site-layers.js';
+import { FileHashes } from '../oci/file-hashes.js';
+import { layerFingerprint, type PlannedLayer, planSiteLayers } from '../oci/site-layers.js';
 import { writeLayer } from '../oci/tar-layer.js';
 import type { BuiltImage, RenderResult, SourceInfo, TagPlan } from '../records.js';
 import { parseImageRef, parseRepository } from '../reference.js';
@@ -24,13 +25,17 @@ export function ociStore(cacheDir: string): BlobStore {
   return new BlobStore(join(cacheDir, 'oci'));
 }
 
-/** Reuses a layer built before from the same inputs; otherwise tars and gzips it into the store. */
+/**
+ * Reuses a layer built before from the same inputs; otherwise tars and gzips it into the
+ * store, learning its files' hashes as it reads them, and remembers it under its fingerprint.
+ */
 async function materialize(
   layer: PlannedLayer,
   store: BlobStore,
   target: { client: RegistryClient; path: string },
 ): Promise<SiteLayer> {
-  const known = await store.known(layer.fingerprint);
+  const before = layerFingerprint(layer);
+  const known = before ? await store.known(before) : null;
   if (
     known &&
     ((await store.has(known.digest)) || (await target.client.hasBlob(target.path, known.digest)))
@@ -41,7 +46,7 @@ async function materialize(
   try {
     const blob = await writeLayer(layer.entries, tmp.path, { level: layer.level });
     await tmp.commit(blob.digest);
-    await store.remember(layer.fingerprint, blob);
+    await store.remember(layerFingerprint(layer) as string, blob);
     return { name: layer.name, ...blob };
   } catch (e) {
     await tmp.discard();
@@ -121,42 +126,101 @@ async function writeOutputs(
   }
 }
 
+/** The base image's manifest, digest and config, resolved from its tag once per run. */
+async function resolveBase(client: RegistryClient, ref: ReturnType<typeof parseImageRef>) {
+  const image = await client.resolveImage(ref.path, ref.digest ?? ref.tag ?? 'latest');
+  const config = JSON.parse(
+    (await client.getBlob(ref.path, image.manifest.config.digest)).toString('utf8'),
+  ) as ImageConfig;
+  return { ...image, config };
+}
+
+/**
+ * Blob uploads, at most UPLOAD_CONCURRENCY at a time, each started as soon as its blob exists:
+ * base layers while Hugo renders, site layers as each is built.
+ */
+function blobUploads(client: RegistryClient, path: string) {
+  const limit = limiter(UPLOAD_CONCURRENCY);
+  const started: Promise<number>[] = [];
+  return {
+    push(blob: Descriptor, source: BlobSource, from?: string): void {
+      const sent = limit(() => client.pushBlob(path, blob, source, from));
+      // Collected by done(); a failure must not go unhandled while the build goes on.
+      sent.catch(() => undefined);
+      started.push(sent);
+    },
+    /** Bytes sent in all, once every upload is done; the first failure otherwise. */
+    async done(): Promise<number> {
+      return (await Promise.all(started)).reduce((a, b) => a + b, 0);
+    },
+  };
+}
+
+/** Biggest first, so the last layer to finish is a small one and both cores stay busy. */
+function biggestFirst(layers: readonly PlannedLayer[]): PlannedLayer[] {
+  const size = (l: PlannedLayer) => l.entries.reduce((n, e) => n + e.size, 0);
+  return [...layers].sort((a, b) => size(b) - size(a));
+}
+
 /**
  * The daemonless path: the base image's manifest plus reproducible site layers, assembled
  * through the registry API. Uploads every blob the registry lacks, then the manifest by
  * digest. No tag is set here: the push step does that after smoke has run this digest.
+ * Everything that does not need the rendered site (registry sign-in, the base image, git
+ * history) happens while Hugo still renders.
  */
 export async function buildWithOci(
   ctx: RunContext,
-  inputs: { source: SourceInfo; tag: TagPlan; render: RenderResult },
+  inputs: { source: SourceInfo; tag: TagPlan },
+  rendered: Promise<RenderResult>,
 ): Promise<BuiltImage> {
-  const { source, tag, render } = inputs;
+  const { source, tag } = inputs;
   const baseRef = parseImageRef(ctx.config.image.base);
   const targetRef = parseRepository(ctx.config.image.repository);
-  const target = await openRegistry(ctx, targetRef.registry);
-  const base = baseRef.registry === targetRef.registry ? target : await openRegistry(ctx, baseRef.registry);
   const store = ociStore(ctx.cacheDir);
   const mtime = new Date(source.commitTime);
 
-  const baseImage = await base.client.resolveImage(baseRef.path, baseRef.digest ?? baseRef.tag ?? 'latest');
-  const baseConfig = JSON.parse(
-    (await base.client.getBlob(baseRef.path, baseImage.manifest.config.digest)).toString('utf8'),
-  ) as ImageConfig;
+  const [target, base, baseImage, sourceTime, hashes] = await (async () => {
+    const target = await openRegistry(ctx, targetRef.registry);
+    const base = baseRef.registry === targetRef.registry ? target : await openRegistry(ctx, baseRef.registry);
+    return Promise.all([
+      target,
+      base,
+      resolveBase(base.client, baseRef),
+      sourceTimes(ctx),
+      FileHashes.load(join(ctx.stateDir, 'file-hashes.json')),
+    ]);
+  })();
   ctx.log.info(`base ${ctx.config.image.base} is ${baseImage.digest}`);
+  const uploads = blobUploads(target.client, targetRef.path);
+  // Base layers in the same registry are mounted from the base repository: no bytes move.
+  const from = base === target ? baseRef.path : undefined;
+  for (const d of baseImage.manifest.layers)
+    uploads.push(d, remoteSource(base.client, baseRef.path, d.digest), from);
+  const render = await rendered;
 
   const planned = await planSiteLayers({
     outputDir: render.outputDir,
     siteRoot: SITE_ROOT,
     mtime,
-    sourceTime: await sourceTimes(ctx),
+    sourceTime,
+    hashes,
     extraFiles: [
       { path: SERVER_CONF_PATH, content: Buffer.from(serverConf()) },
       { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
     ],
   });
-  const layers = await mapLimit(planned, BUILD_CONCURRENCY, (layer) =>
-    materialize(layer, store, { client: target.client, path: targetRef.path }),
-  );
+  const built = new Map<PlannedLayer, SiteLayer>();
+  await mapLimit(biggestFirst(planned), BUILD_CONCURRENCY, async (layer) => {
+    const site = await materialize(layer, store, { client: target.client, path: targetRef.path });
+    built.set(layer, site);
+    uploads.push(
+      { mediaType: MEDIA.ociLayerGzip, digest: site.digest, size: site.size },
+      store.source(site.digest),
+    );
+  });
+  const layers = planned.map((l) => built.get(l) as SiteLayer);
+  await hashes.save(planned.filter((l) => l.media).flatMap((l) => l.entries));
 
   const labels = {
     ...imageLabels(source, tag, ctx.config.image.base),
@@ -164,7 +228,7 @@ export async function buildWithOci(
   };
   const image = composeImage({
     base: baseImage.manifest,
-    baseConfig,
+    baseConfig: baseImage.config,
     layers,
     created: source.commitTime,
     labels,
@@ -178,21 +242,8 @@ export async function buildWithOci(
   await store.put(image.configDescriptor.digest, image.config);
   await store.put(image.digest, image.manifest);
 
-  const siteDigests = new Set(layers.map((l) => l.digest));
-  const sameRegistry = base === target;
-  const sourceOf = (d: Descriptor): BlobSource => {
-    if (d.digest === image.configDescriptor.digest) return bufferSource(image.config);
-    if (siteDigests.has(d.digest)) return store.source(d.digest);
-    return remoteSource(base.client, baseRef.path, d.digest);
-  };
-  let uploadedBytes = 0;
-  const blobs = [...image.layers, image.configDescriptor];
-  await mapLimit(blobs, UPLOAD_CONCURRENCY, async (d) => {
-    // Base layers in the same registry are mounted from the base repository: no bytes move.
-    const from = sameRegistry && !siteDigests.has(d.digest) ? baseRef.path : undefined;
-    const sent = await target.client.pushBlob(targetRef.path, d, sourceOf(d), from);
-    uploadedBytes += sent;
-  });
+  uploads.push(image.configDescriptor, bufferSource(image.config));
+  const uploadedBytes = await uploads.done();
   await target.client.putManifest(targetRef.path, image.digest, MEDIA.ociManifest, image.manifest);
   await writeOutputs(ctx, store, { ...base, path: baseRef.path }, image, tag);
   ctx.log.info(

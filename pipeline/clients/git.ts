@@ -37,16 +37,15 @@ export interface HeadInfo {
 }
 
 export async function head(root: string, signal?: AbortSignal): Promise<HeadInfo> {
-  let line: string;
-  try {
-    line = await git(root, ['log', '-1', '--format=%H %ct'], signal);
-  } catch (e) {
-    throw new SitepipeError('NO_COMMITS', `${root} has no commits yet`, 'commit the site first', [], {
-      cause: e,
-    });
-  }
+  const [line, ref] = await Promise.all([
+    git(root, ['log', '-1', '--format=%H %ct'], signal).catch((e: unknown) => {
+      throw new SitepipeError('NO_COMMITS', `${root} has no commits yet`, 'commit the site first', [], {
+        cause: e,
+      });
+    }),
+    git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'], signal).catch(() => ''),
+  ]);
   const [commit = '', seconds = '0'] = line.split(' ');
-  const ref = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'], signal).catch(() => '');
   return { commit, branch: ref === '' ? null : ref, commitTime: new Date(Number(seconds) * 1000) };
 }
 

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { globby } from 'globby';
-import { mapLimit } from '../concurrency.js';
+import type { FileHashes } from './file-hashes.js';
 import type { LayerEntry } from './tar-layer.js';
 
 /**
@@ -36,8 +34,8 @@ export interface PlannedLayer {
   name: string;
   level: number;
   entries: LayerEntry[];
-  /** Identifies the layer's exact bytes before they are made: format, level, paths, times and content hashes. */
-  fingerprint: string;
+  /** Media: its files' hashes are kept between builds (FileHashes). */
+  media: boolean;
 }
 
 export function isAsset(path: string): boolean {
@@ -83,82 +81,93 @@ function withDirectories(root: string, files: readonly LayerEntry[]): LayerEntry
   return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-async function contentHash(entry: LayerEntry): Promise<string> {
-  const hash = createHash('sha256');
-  if (entry.content) hash.update(entry.content);
-  else if (entry.source)
-    for await (const chunk of createReadStream(entry.source)) hash.update(chunk as Buffer);
+/**
+ * Identifies a layer's exact bytes before they are made (format, level, paths, times and
+ * content hashes), or null while a file's hash is unknown: such a layer is built, which
+ * hashes its files, and fingerprinted then.
+ */
+export function layerFingerprint(layer: PlannedLayer): string | null {
+  if (layer.entries.some((e) => e.type === 'file' && !e.sha256)) return null;
+  const hash = createHash('sha256').update(JSON.stringify([LAYER_FORMAT, layer.name, layer.level]));
+  for (const e of layer.entries) {
+    hash.update(`\n${e.type} ${e.size} ${Math.floor(e.mtime.getTime() / 1000)} ${e.sha256 ?? ''} ${e.path}`);
+  }
   return hash.digest('hex');
 }
 
-async function fingerprint(name: string, level: number, entries: readonly LayerEntry[]): Promise<string> {
-  const hashes = await mapLimit(entries, 16, (e) =>
-    e.type === 'dir' ? Promise.resolve('') : contentHash(e),
-  );
-  const hash = createHash('sha256').update(JSON.stringify([LAYER_FORMAT, name, level]));
-  entries.forEach((e, i) => {
-    hash.update(`\n${e.type} ${e.size} ${Math.floor(e.mtime.getTime() / 1000)} ${hashes[i]} ${e.path}`);
-  });
-  return hash.digest('hex');
-}
-
-async function plan(
+function plan(
   name: string,
   level: number,
   root: string,
   files: LayerEntry[],
-): Promise<PlannedLayer | null> {
-  if (files.length === 0) return null;
-  const entries = withDirectories(root, files);
-  return { name, level, entries, fingerprint: await fingerprint(name, level, entries) };
+  media = false,
+): PlannedLayer | null {
+  return files.length === 0 ? null : { name, level, entries: withDirectories(root, files), media };
+}
+
+/**
+ * Regular files under `dir`, relative to it. A plain synchronous walk: for a rendered site it
+ * takes a fifth of a glob library's time. Hugo writes no symlinks; any found are left out.
+ */
+function filesUnder(dir: string, prefix = ''): string[] {
+  const files: string[] = [];
+  for (const entry of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) files.push(...filesUnder(dir, rel));
+    else if (entry.isFile()) files.push(rel);
+  }
+  return files;
 }
 
 /**
  * Plans the site's layers from the rendered output dir; `siteRoot` is where nginx serves
  * from in the image and `extraFiles` are generated files (server config) with their image
  * paths. Pages carry the commit time; media the time `sourceTime` gives (when its source last
- * changed), else the commit time.
+ * changed), else the commit time. Media hashes come from `hashes` when its files are unchanged.
  */
 export async function planSiteLayers(opts: {
   outputDir: string;
   siteRoot: string;
   mtime: Date;
   sourceTime?: (rel: string) => Date | undefined;
+  hashes?: FileHashes;
   extraFiles: ReadonlyArray<{ path: string; content: Buffer }>;
 }): Promise<PlannedLayer[]> {
   const root = opts.siteRoot.replace(/^\/+|\/+$/g, '');
-  const paths = (
-    await globby('**/*', { cwd: opts.outputDir, dot: true, onlyFiles: true, followSymbolicLinks: false })
-  ).sort();
+  const paths = filesUnder(opts.outputDir).sort();
   const lists = listDirs(paths);
   const assets = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
   const pages = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
   const listed: LayerEntry[] = [];
-  await mapLimit(paths, 32, async (rel) => {
+  // One synchronous stat per file: thousands of them, each a few µs (async, each is a thread-pool round trip).
+  for (const rel of paths) {
     const source = join(opts.outputDir, rel);
-    const { size } = await stat(source);
+    const info = statSync(source, { bigint: true });
+    const size = Number(info.size);
     const asset = isAsset(rel);
     const mtime = (asset && opts.sourceTime?.(rel)) || opts.mtime;
     const entry: LayerEntry = { path: `${root}/${rel}`, type: 'file', size, source, mtime };
+    if (asset) entry.sha256 = opts.hashes?.lookup(source, size, info.mtimeNs);
     if (asset) assets[bucketOf(rel)]?.push(entry);
     else if (isListPage(rel, lists)) listed.push(entry);
     else pages[bucketOf(rel)]?.push(entry);
-  });
+  }
   const server = opts.extraFiles.map(
     (f): LayerEntry => ({
       path: f.path.replace(/^\/+/, ''),
       type: 'file',
       size: f.content.length,
       content: f.content,
+      sha256: createHash('sha256').update(f.content).digest('hex'),
       mtime: opts.mtime,
     }),
   );
-  const layers = await Promise.all([
-    ...assets.map((files, i) => plan(`assets-${i}`, ASSET_LEVEL, root, files)),
+  const layers = [
+    ...assets.map((files, i) => plan(`assets-${i}`, ASSET_LEVEL, root, files, true)),
     ...pages.map((files, i) => plan(`pages-${i}`, PAGE_LEVEL, root, files)),
     plan('lists', PAGE_LEVEL, root, listed),
     plan('server', PAGE_LEVEL, commonDir(server.map((f) => f.path)), server),
-  ]);
+  ];
   return layers.filter((l): l is PlannedLayer => l !== null);
 }
 

@@ -68,6 +68,10 @@ async function harness(configText = CONFIG): Promise<Harness> {
 
 const read = (path: string) => readFile(path, 'utf8');
 
+/** The output and any temp or old render trees next to it. */
+const renderDirs = async (h: Harness) =>
+  (await readdir(h.ctx.stateDir).catch(() => [])).filter((n) => n.startsWith('public')).sort();
+
 beforeAll(async () => {
   const { ctx } = await harness(`${CONFIG}pygments: {style: monokai}\n`);
   pygments = await resolvePygments({ ...ctx, env: { ...process.env, PATH: '/usr/bin:/bin' } });
@@ -87,7 +91,7 @@ describe('render (real hugo and pygmentize)', () => {
     const result = await run(h.ctx);
 
     expect(result).toMatchObject({ outputDir: h.out, hugoVersion: '0.111.3', commit: COMMIT });
-    expect(result).toEqual(expect.objectContaining(await countFiles(h.out)));
+    expect(result).toEqual(expect.objectContaining(countFiles(h.out)));
     expect(result.files).toBeGreaterThan(30);
     expect(render.summarize?.(result)).toMatch(/^\d+ files, \d+\.\d\d MB in \d+\.\d s$/);
 
@@ -126,7 +130,7 @@ describe('render (real hugo and pygmentize)', () => {
     for (const loc of locs) await expect(read(join(h.out, loc, 'index.html'))).resolves.toContain('<html');
 
     // Nothing left behind: no temp dir next to the output, no build lock in the site.
-    expect(await readdir(h.ctx.stateDir)).not.toContain('public.tmp');
+    expect(await renderDirs(h)).toEqual(['public']);
     expect(await readdir(h.site)).not.toContain('.hugo_build.lock');
     expect(h.lines.filter((l) => l.startsWith('warn:'))).toEqual([]);
   });
@@ -143,12 +147,25 @@ describe('render (real hugo and pygmentize)', () => {
     expect(await readdir(join(h.out, 'posts'))).not.toContain('field-notes');
     expect(await readdir(join(h.out, 'tags'))).not.toContain('photos');
     expect(await read(join(h.out, 'sitemap.xml'))).not.toContain('field-notes');
-    expect(result).toEqual(expect.objectContaining(await countFiles(h.out)));
+    expect(result).toEqual(expect.objectContaining(countFiles(h.out)));
+  });
+
+  it('keeps the previous tree as public.old until the next render, and removes what a killed run left', async () => {
+    await run(h.ctx);
+    await writeFile(join(h.out, 'first.txt'), 'from the first render');
+    await mkdir(join(h.ctx.stateDir, 'public.tmp-killed', 'posts'), { recursive: true });
+    await run(h.ctx);
+    expect(await renderDirs(h)).toEqual(['public', 'public.old']);
+    expect(await read(join(h.ctx.stateDir, 'public.old', 'first.txt'))).toBe('from the first render');
+    await run(h.ctx);
+    expect(await renderDirs(h)).toEqual(['public', 'public.old']);
+    expect(await readdir(join(h.ctx.stateDir, 'public.old'))).not.toContain('first.txt');
+    expect(await read(join(h.out, 'index.html'))).toContain('<html');
   });
 
   it("reports a broken template with Hugo's own error and keeps the previous output", async () => {
     await run(h.ctx);
-    const before = await countFiles(h.out);
+    const before = countFiles(h.out);
     const single = join(h.site, 'layouts/_default/single.html');
     await writeFile(single, `${await read(single)}\n{{ .Foo `);
 
@@ -160,8 +177,8 @@ describe('render (real hugo and pygmentize)', () => {
     expect(message).toContain('parse failed: template: _default/single.html');
     expect(message).toContain('unclosed action');
     expect(details.some((d) => d.includes('/usr/bin/hugo --source'))).toBe(true);
-    expect(await countFiles(h.out)).toEqual(before);
-    expect(await readdir(h.ctx.stateDir)).not.toContain('public.tmp');
+    expect(countFiles(h.out)).toEqual(before);
+    expect(await renderDirs(h)).toEqual(['public']);
   });
 
   it('shows errors Hugo only logs (errorf), not just "logged N error(s)"', async () => {
@@ -204,7 +221,7 @@ describe('render (real hugo and pygmentize)', () => {
     const running = run(h.ctx);
     setTimeout(() => abort.abort(), 50);
     await expect(running).rejects.toMatchObject({ name: 'AbortError' });
-    expect(await readdir(h.ctx.stateDir)).not.toContain('public.tmp');
+    expect(await renderDirs(h)).toEqual([]);
   });
 
   it('fails with SITE_DIR_MISSING when the site dir does not exist', async () => {

@@ -198,7 +198,7 @@ describe('generateCloudBuild', () => {
         '--state-dir',
         STATE_DIR,
       ],
-      waitFor: image?.needs,
+      waitFor: image ? dependencies(image) : undefined,
     });
     expect(stepById(build, 'image-build')).toEqual({
       id: 'image-build',

@@ -1,11 +1,19 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { bucketOf, isAsset, isListPage, planSiteLayers } from '../../pipeline/oci/site-layers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileHashes } from '../../pipeline/oci/file-hashes.js';
+import {
+  bucketOf,
+  isAsset,
+  isListPage,
+  layerFingerprint,
+  type PlannedLayer,
+  planSiteLayers,
+} from '../../pipeline/oci/site-layers.js';
 import { type LayerEntry, writeLayer } from '../../pipeline/oci/tar-layer.js';
 
 const mtime = new Date('2026-03-01T12:00:00Z');
@@ -64,9 +72,12 @@ describe('writeLayer', () => {
 describe('planSiteLayers', () => {
   const root = 'usr/share/nginx/html';
   let out: string;
+  /** Built layers and the hash cache, apart from the site output. */
+  let work: string;
 
   beforeAll(async () => {
     out = await mkdtemp(join(tmpdir(), 'sitepipe-site-out-'));
+    work = await mkdtemp(join(tmpdir(), 'sitepipe-layers-'));
     for (const d of ['images', 'posts/x', 'posts/y', 'posts/page/2', 'tags/go'])
       await mkdir(join(out, d), { recursive: true });
     const files: Record<string, string> = {
@@ -85,12 +96,17 @@ describe('planSiteLayers', () => {
     for (const n of ['a', 'b', 'c', 'd', 'e', 'f']) await writeFile(join(out, `images/${n}.jpg`), n);
   });
 
-  const planned = (sourceTime?: (rel: string) => Date | undefined) =>
+  afterAll(async () => {
+    await Promise.all([out, work].map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  const planned = (sourceTime?: (rel: string) => Date | undefined, hashes?: FileHashes) =>
     planSiteLayers({
       outputDir: out,
       siteRoot: `/${root}`,
       mtime,
       ...(sourceTime ? { sourceTime } : {}),
+      ...(hashes ? { hashes } : {}),
       extraFiles: [{ path: '/etc/nginx/conf.d/default.conf', content: Buffer.from('server {}') }],
     });
   const files = (layers: Awaited<ReturnType<typeof planned>>, prefix: string) =>
@@ -130,12 +146,40 @@ describe('planSiteLayers', () => {
     expect(entries.find((e) => e.path.endsWith('posts/x/index.html'))?.mtime).toEqual(mtime);
   });
 
+  /** Each layer's fingerprint once built (building hashes the files it reads). */
+  const fingerprints = async (layers: Awaited<ReturnType<typeof planned>>) => {
+    for (const [i, layer] of layers.entries()) await writeLayer(layer.entries, join(work, `${i}.tgz`), layer);
+    return layers.map(layerFingerprint);
+  };
+
   it('changes only the fingerprint of the layer whose content changed', async () => {
-    const before = await planned();
+    const before = await fingerprints(await planned());
     await writeFile(join(out, 'posts/x/index.html'), 'post x, edited');
     const after = await planned();
-    const changed = after.filter((l, i) => l.fingerprint !== before[i]?.fingerprint).map((l) => l.name);
+    const changed = (await fingerprints(after)).flatMap((f, i) => (f !== before[i] ? [after[i]?.name] : []));
     expect(changed).toEqual([`pages-${bucketOf('posts/x/index.html')}`]);
+  });
+
+  it("knows unchanged media by size and mtime without reading it; a changed file's layer must be built", async () => {
+    const file = join(work, 'file-hashes.json');
+    const hashes = await FileHashes.load(file);
+    const first = await planned(undefined, hashes);
+    const built = await fingerprints(first);
+    await hashes.save(first.flatMap((l) => l.entries));
+
+    const again = await planned(undefined, await FileHashes.load(file));
+    const media = again.flatMap((l, i) => (l.media ? [{ name: l.name, i }] : []));
+    expect(media.length).toBeGreaterThan(0);
+    for (const { i } of media) expect(layerFingerprint(again[i] as PlannedLayer)).toBe(built[i]);
+    // Pages are always read: Hugo writes them anew on every render.
+    expect(again.filter((l) => !l.media && l.name !== 'server').map(layerFingerprint)).not.toContain(
+      expect.any(String),
+    );
+
+    await writeFile(join(out, 'images/a.jpg'), 'A');
+    const edited = await planned(undefined, await FileHashes.load(file));
+    const unknown = edited.filter((l) => l.media && layerFingerprint(l) === null).map((l) => l.name);
+    expect(unknown).toEqual([`assets-${bucketOf('images/a.jpg')}`]);
   });
 
   it('classifies media by extension and pagination as lists', () => {
