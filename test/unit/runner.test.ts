@@ -59,8 +59,13 @@ function steps(
   return [source, tag, push] as unknown as AnyStep[];
 }
 
-async function run(pipeline: AnyStep[], only: string[], dryRun = false, stateDir?: string) {
-  const lines: string[] = [];
+async function run(
+  pipeline: AnyStep[],
+  only: string[],
+  dryRun = false,
+  stateDir?: string,
+  lines: string[] = [],
+) {
   const reporter = new Reporter('plain', { write: (t: string) => lines.push(t) });
   const dir = stateDir ?? (await mkdtemp(join(tmpdir(), 'sitepipe-state-')));
   const outputs = await runPipeline({
@@ -143,5 +148,140 @@ describe('runPipeline', () => {
       },
     });
     await expect(run(pipeline, [])).rejects.toMatchObject({ code: 'REGISTRY_AUTH_FAILED' });
+  });
+});
+
+/** A promise with its resolve function, to make steps meet. */
+function gate<T = void>() {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+const hugoOut = { path: '/usr/bin/hugo', version: '0.111.3', extended: true, origin: 'path' as const };
+const pygmentsOut = {
+  enabled: true,
+  path: '/usr/bin/pygmentize',
+  version: '2.14.0',
+  style: 'monokai',
+  stylesheet: 'css/syntax.css',
+  css: '.highlight {}\n',
+};
+
+describe('runPipeline, steps at the same time', () => {
+  it('starts steps whose needs are met together, each waiting only for what it needs', async () => {
+    const hugoStarted = gate();
+    const pygmentsStarted = gate();
+    const hugo = defineStep({
+      name: 'hugo',
+      needs: [],
+      mutates: false,
+      description: 'hugo',
+      async run() {
+        hugoStarted.open();
+        // Finishes only once pygments has started too: a runner going one step at a time never gets here.
+        await pygmentsStarted.promise;
+        return hugoOut;
+      },
+    });
+    const pygments = defineStep({
+      name: 'pygments',
+      needs: [],
+      mutates: false,
+      description: 'pygments',
+      async run() {
+        pygmentsStarted.open();
+        await hugoStarted.promise;
+        return pygmentsOut;
+      },
+    });
+    const { outputs } = await run([hugo, pygments] as unknown as AnyStep[], []);
+    expect(outputs.hugo?.version).toBe('0.111.3');
+    expect(outputs.pygments?.css).toBe('.highlight {}\n');
+  });
+
+  it('hands `awaits` outputs over as promises: the step starts before they exist', async () => {
+    const order: string[] = [];
+    const renderStarted = gate();
+    const pygments = defineStep({
+      name: 'pygments',
+      needs: [],
+      mutates: false,
+      description: 'pygments',
+      async run() {
+        await renderStarted.promise;
+        order.push('pygments done');
+        return pygmentsOut;
+      },
+    });
+    const render = defineStep({
+      name: 'render',
+      needs: [],
+      awaits: ['pygments'],
+      mutates: false,
+      description: 'render',
+      async run(_ctx, _inputs, pending) {
+        order.push('render started');
+        renderStarted.open();
+        const css = (await pending.pygments).css;
+        order.push(`render got ${css?.trim()}`);
+        return { outputDir: '/x/public', files: 1, bytes: 1, durationMs: 1, hugoVersion: '0.111.3', commit };
+      },
+    });
+    await run([pygments, render] as unknown as AnyStep[], []);
+    expect(order).toEqual(['render started', 'pygments done', 'render got .highlight {}']);
+  });
+
+  it('on the first failure, stops the steps still running and throws that failure; later steps never start', async () => {
+    const ran: string[] = [];
+    let stoppedBy: unknown = null;
+    const hugo = defineStep({
+      name: 'hugo',
+      needs: [],
+      mutates: false,
+      description: 'hugo',
+      async run(ctx) {
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        stoppedBy = ctx.signal.reason;
+        throw ctx.signal.reason;
+      },
+    });
+    const pygments = defineStep({
+      name: 'pygments',
+      needs: [],
+      mutates: false,
+      description: 'pygments',
+      async run() {
+        throw new SitepipeError('PYGMENTS_UNAVAILABLE', 'no pygmentize', 'install it');
+      },
+    });
+    const render = defineStep({
+      name: 'render',
+      needs: ['hugo', 'pygments'],
+      mutates: false,
+      description: 'render',
+      async run() {
+        ran.push('render');
+        return { outputDir: '/x/public', files: 1, bytes: 1, durationMs: 1, hugoVersion: '0.111.3', commit };
+      },
+    });
+    const lines: string[] = [];
+    const err = await run(
+      [hugo, pygments, render] as unknown as AnyStep[],
+      [],
+      false,
+      undefined,
+      lines,
+    ).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PYGMENTS_UNAVAILABLE' });
+    expect(stoppedBy).toBe(err);
+    expect(ran).toEqual([]);
+    const text = lines.join('');
+    expect(text).toContain('[pygments] failed');
+    expect(text).toContain('[hugo] skipped');
+    expect(text).toContain('stopped: pygments failed');
+    expect(text).not.toContain('[render]');
   });
 });
