@@ -79,15 +79,15 @@ export async function runProcess(
 
 /** Finds every executable named `name` on PATH, in PATH order. */
 export async function whichAll(name: string, pathEnv = process.env.PATH ?? ''): Promise<string[]> {
-  const found: string[] = [];
-  for (const dir of pathEnv.split(':').filter(Boolean)) {
-    const candidate = join(dir, name);
-    try {
-      await access(candidate, constants.X_OK);
-      if (!found.includes(candidate)) found.push(candidate);
-    } catch {
-      // not here
-    }
-  }
-  return found;
+  const candidates = [...new Set(pathEnv.split(':').filter(Boolean))].map((dir) => join(dir, name));
+  // All at once: one wait instead of one per PATH entry.
+  const runnable = await Promise.all(
+    candidates.map((c) =>
+      access(c, constants.X_OK).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return candidates.filter((_, i) => runnable[i]);
 }

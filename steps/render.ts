@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
 import { runProcess } from '../pipeline/process.js';
-import type { PygmentsInstall } from '../pipeline/records.js';
+import type { PygmentsInstall, SourceInfo } from '../pipeline/records.js';
 import { defineStep, type RunContext } from '../pipeline/step.js';
 
 export interface HugoBuildOptions {
@@ -228,9 +228,10 @@ export function formatRender(r: { files: number; bytes: number; durationMs: numb
 /** Renders the site with the pinned Hugo into <state>/public, plus the Pygments stylesheet. */
 export const render = defineStep({
   name: 'render',
-  needs: ['source', 'hugo'],
-  // Hugo starts at once; the stylesheet is written when Pygments has made it.
-  awaits: ['pygments'],
+  needs: ['hugo'],
+  // Hugo starts as soon as it is found; the commit is recorded and the stylesheet written once
+  // git and Pygments have answered. A dirty tree still fails the run (source fails, render stops).
+  awaits: ['source', 'pygments'],
   mutates: false,
   description: 'render the site with Hugo and write the Pygments stylesheet',
   async run(ctx, inputs, pending) {
@@ -242,10 +243,12 @@ export const render = defineStep({
     const tmpDir = `${outDir}.tmp-${Date.now().toString(36)}`;
     await mkdir(ctx.stateDir, { recursive: true });
     const leftovers = removeLeftovers(ctx.stateDir, outDir, tmpDir);
+    let source: SourceInfo;
     try {
       await runHugo(ctx, inputs.hugo.path, tmpDir);
+      // Nothing is swapped in unless git accepted the tree.
+      [source] = await Promise.all([pending.source, leftovers]);
       await writeStylesheet(ctx, await pending.pygments, tmpDir);
-      await leftovers;
     } catch (e) {
       await Promise.all([leftovers, rm(tmpDir, { recursive: true, force: true })]);
       throw e;
@@ -258,7 +261,7 @@ export const render = defineStep({
       bytes,
       durationMs: Math.round(performance.now() - started),
       hugoVersion: inputs.hugo.version,
-      commit: inputs.source.commit,
+      commit: source.commit,
     };
   },
   plan: (ctx, inputs) =>

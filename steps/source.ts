@@ -41,20 +41,23 @@ export const source = defineStep({
   mutates: false,
   description: 'read the commit, branch and work-tree state from git',
   async run(ctx) {
-    let root: string;
+    // Every git question at once, asked from the site dir (git finds the repository itself);
+    // whether there is a repository at all decides first.
+    const answers = Promise.all([
+      head(ctx.siteDir, ctx.signal),
+      // What goes into the image: the site and its config. Other changes in the repo do not matter.
+      changedPaths(ctx.siteDir, [ctx.siteDir, ctx.configPath], [ctx.stateDir], ctx.signal),
+      sourceUrl(dirname(ctx.configPath), ctx.signal),
+    ]);
+    answers.catch(() => undefined);
     try {
-      root = await repoRoot(ctx.siteDir, ctx.signal);
+      await repoRoot(ctx.siteDir, ctx.signal);
     } catch (e) {
       const fromEnv = sourceFromBuildEnv(ctx);
       if (fromEnv) return fromEnv;
       throw e;
     }
-    const [info, changed, url] = await Promise.all([
-      head(root, ctx.signal),
-      // What goes into the image: the site and its config. Other changes in the repo do not matter.
-      changedPaths(root, [ctx.siteDir, ctx.configPath], [ctx.stateDir], ctx.signal),
-      sourceUrl(dirname(ctx.configPath), ctx.signal),
-    ]);
+    const [info, changed, url] = await answers;
     const branch = info.branch ?? ctx.env.BRANCH_NAME ?? null;
     if (changed.length > 0 && !ctx.allowDirty) {
       const more = changed.length > LIST_LIMIT ? [`… and ${changed.length - LIST_LIMIT} more`] : [];

@@ -51,22 +51,23 @@ export async function head(root: string, signal?: AbortSignal): Promise<HeadInfo
 
 /**
  * Paths under `paths` that differ from HEAD (modified, staged or untracked, not ignored),
- * leaving out `exclude` (sitepipe's own state dir).
+ * leaving out `exclude` (sitepipe's own state dir). `cwd` is any directory in the work tree
+ * (pathspecs are relative to it); the paths printed are relative to the repository's top.
  */
 export async function changedPaths(
-  root: string,
+  cwd: string,
   paths: readonly string[],
   exclude: readonly string[],
   signal?: AbortSignal,
 ): Promise<string[]> {
   const spec = [
-    ...paths.map((p) => relative(root, p) || '.'),
+    ...paths.map((p) => relative(cwd, p) || '.'),
     ...exclude
-      .map((p) => relative(root, p))
+      .map((p) => relative(cwd, p))
       .filter((rel) => rel !== '' && !rel.startsWith('..'))
       .map((rel) => `:(exclude)${rel}`),
   ];
-  const out = await git(root, ['status', '--porcelain', '--untracked-files=all', '--', ...spec], signal);
+  const out = await git(cwd, ['status', '--porcelain', '--untracked-files=all', '--', ...spec], signal);
   return out === '' ? [] : out.split('\n').map((l) => l.slice(3));
 }
 

@@ -61,6 +61,8 @@ function headerBlocks(entry: LayerEntry): Buffer[] {
 
 /** Output is handed on in chunks of this size: one write per 512-byte block is slow. */
 const CHUNK = 1024 * 1024;
+/** gzip's output buffer: zlib's 16 KiB default means a callback, a buffer and a hash update per 16 KiB. */
+const GZIP_CHUNK = 256 * 1024;
 
 function sizeChanged(entry: LayerEntry): Error {
   return new Error(`${entry.source ?? entry.path} changed size while it was archived`);
@@ -183,7 +185,7 @@ export async function writeLayer(
   await pipeline(
     Readable.from(tarChunks(entries)),
     tap(tarHash, () => undefined),
-    createGzip({ level: opts.level }),
+    createGzip({ level: opts.level, chunkSize: GZIP_CHUNK }),
     tap(
       gzHash,
       (n) => {

@@ -24,9 +24,9 @@ const source: SourceInfo = {
 /** Made by the real pygments step with Debian's pygmentize, before the tests. */
 let pygments: PygmentsInstall;
 
-/** The render step with its inputs; Pygments' output arrives as a promise, as the runner hands it. */
+/** The render step with its inputs; git's and Pygments' outputs arrive as promises, as the runner hands them. */
 const run = (ctx: RunContext, install: PygmentsInstall = pygments) =>
-  render.run(ctx, { source, hugo }, { pygments: Promise.resolve(install) });
+  render.run(ctx, { hugo }, { source: Promise.resolve(source), pygments: Promise.resolve(install) });
 
 const roots: string[] = [];
 
