@@ -25,23 +25,21 @@ export function ociStore(cacheDir: string): BlobStore {
   return new BlobStore(join(cacheDir, 'oci'));
 }
 
-/**
- * Reuses a layer built before from the same inputs; otherwise tars and gzips it into the
- * store, learning its files' hashes as it reads them, and remembers it under its fingerprint.
- */
-async function materialize(
+/** A layer built before from the same inputs, still in the store or the target registry. */
+async function builtBefore(
   layer: PlannedLayer,
   store: BlobStore,
   target: { client: RegistryClient; path: string },
-): Promise<SiteLayer> {
-  const before = layerFingerprint(layer);
-  const known = before ? await store.known(before) : null;
-  if (
-    known &&
-    ((await store.has(known.digest)) || (await target.client.hasBlob(target.path, known.digest)))
-  ) {
-    return { name: layer.name, ...known };
-  }
+): Promise<SiteLayer | null> {
+  const fingerprint = layerFingerprint(layer);
+  const known = fingerprint ? await store.known(fingerprint) : null;
+  if (!known) return null;
+  const present = (await store.has(known.digest)) || (await target.client.hasBlob(target.path, known.digest));
+  return present ? { name: layer.name, ...known } : null;
+}
+
+/** Tars and gzips a layer into the store, learning its files' hashes as it reads them, and remembers it. */
+async function build(layer: PlannedLayer, store: BlobStore): Promise<SiteLayer> {
   const tmp = await store.tempFile();
   try {
     const blob = await writeLayer(layer.entries, tmp.path, { level: layer.level });
@@ -210,16 +208,24 @@ export async function buildWithOci(
       { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
     ],
   });
-  const built = new Map<PlannedLayer, SiteLayer>();
-  await mapLimit(biggestFirst(planned), BUILD_CONCURRENCY, async (layer) => {
-    const site = await materialize(layer, store, { client: target.client, path: targetRef.path });
-    built.set(layer, site);
+  const upload = (site: SiteLayer) =>
     uploads.push(
       { mediaType: MEDIA.ociLayerGzip, digest: site.digest, size: site.size },
       store.source(site.digest),
     );
+  // What was built before is known from fingerprints alone; only the rest is tarred and gzipped.
+  const reused = await Promise.all(
+    planned.map((layer) => builtBefore(layer, store, { client: target.client, path: targetRef.path })),
+  );
+  for (const site of reused) if (site) upload(site);
+  const built = new Map<PlannedLayer, SiteLayer>();
+  const toBuild = planned.filter((_, i) => !reused[i]);
+  await mapLimit(biggestFirst(toBuild), BUILD_CONCURRENCY, async (layer) => {
+    const site = await build(layer, store);
+    built.set(layer, site);
+    upload(site);
   });
-  const layers = planned.map((l) => built.get(l) as SiteLayer);
+  const layers = planned.map((l, i) => reused[i] ?? (built.get(l) as SiteLayer));
   await hashes.save(planned.filter((l) => l.media).flatMap((l) => l.entries));
 
   const labels = {

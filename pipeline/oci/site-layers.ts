@@ -9,10 +9,9 @@ import type { LayerEntry } from './tar-layer.js';
  * - `assets-N`: media that is large and rarely changes (images, fonts, video, archives),
  *   spread over BUCKETS layers by a hash of the path; each file keeps the time its source
  *   last changed in git, so an unchanged image keeps its bytes from commit to commit;
- * - `lists`: pages that list other pages and change with every post: every directory that
- *   has a feed (index.xml) is a list (home, sections, taxonomies, terms), with its
- *   pagination, plus the root files (sitemap, robots.txt, 404);
- * - `pages-N`: the other pages (single posts), spread by a hash of the path;
+ * - `pages-N`: everything else (pages, feeds, CSS, the sitemap), spread by a hash of the path.
+ *   Pages carry the commit time, so every commit re-sends them all: equal buckets let them
+ *   gzip on every core with no one big layer left to finish last;
  * - `server`: sitepipe's nginx config.
  */
 export const BUCKETS = 4;
@@ -28,7 +27,7 @@ export const PAGE_LEVEL = 6;
 export const ASSET_LEVEL = 1;
 
 /** Bumped whenever the bytes a layer is made of would change for the same input. */
-const LAYER_FORMAT = 2;
+const LAYER_FORMAT = 3;
 
 export interface PlannedLayer {
   name: string;
@@ -44,20 +43,6 @@ export function isAsset(path: string): boolean {
 
 export function bucketOf(path: string): number {
   return (createHash('sha256').update(path).digest()[0] as number) % BUCKETS;
-}
-
-/** Directories (relative to the output) that hold a feed: Hugo's list pages. */
-function listDirs(paths: readonly string[]): Set<string> {
-  const feeds = paths.filter((p) => p === 'index.xml' || p.endsWith('/index.xml'));
-  return new Set(feeds.map((p) => p.slice(0, -'index.xml'.length).replace(/\/$/, '')));
-}
-
-export function isListPage(rel: string, lists: ReadonlySet<string>): boolean {
-  const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-  if (lists.has(dir)) return true;
-  // Pagination of a list: <list>/page/N/index.html
-  const paged = /^(?:(.*)\/)?page\/\d+$/.exec(dir);
-  return paged !== null && lists.has(paged[1] ?? '');
 }
 
 /** Every directory on the way from `root` down to each file, parents first; a directory takes its newest file's time. */
@@ -135,10 +120,8 @@ export async function planSiteLayers(opts: {
 }): Promise<PlannedLayer[]> {
   const root = opts.siteRoot.replace(/^\/+|\/+$/g, '');
   const paths = filesUnder(opts.outputDir).sort();
-  const lists = listDirs(paths);
   const assets = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
   const pages = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
-  const listed: LayerEntry[] = [];
   // One synchronous stat per file: thousands of them, each a few µs (async, each is a thread-pool round trip).
   for (const rel of paths) {
     const source = join(opts.outputDir, rel);
@@ -149,7 +132,6 @@ export async function planSiteLayers(opts: {
     const entry: LayerEntry = { path: `${root}/${rel}`, type: 'file', size, source, mtime };
     if (asset) entry.sha256 = opts.hashes?.lookup(source, size, info.mtimeNs);
     if (asset) assets[bucketOf(rel)]?.push(entry);
-    else if (isListPage(rel, lists)) listed.push(entry);
     else pages[bucketOf(rel)]?.push(entry);
   }
   const server = opts.extraFiles.map(
@@ -165,7 +147,6 @@ export async function planSiteLayers(opts: {
   const layers = [
     ...assets.map((files, i) => plan(`assets-${i}`, ASSET_LEVEL, root, files, true)),
     ...pages.map((files, i) => plan(`pages-${i}`, PAGE_LEVEL, root, files)),
-    plan('lists', PAGE_LEVEL, root, listed),
     plan('server', PAGE_LEVEL, commonDir(server.map((f) => f.path)), server),
   ];
   return layers.filter((l): l is PlannedLayer => l !== null);

@@ -120,7 +120,7 @@ describe('daemonless image (oci builder, real registry, hugo, git, docker)', () 
       .map((h) => h.created_by ?? '');
     const changedNames = changed.map((l) => names[after.indexOf(l)]);
     expect(changedNames.length).toBeGreaterThan(0);
-    expect(changedNames.every((n) => /sitepipe: (pages-\d|lists|server) layer/.test(n))).toBe(true);
+    expect(changedNames.every((n) => /sitepipe: (pages-\d|server) layer/.test(n))).toBe(true);
     expect(names.filter((n) => n.includes('assets-')).length).toBeGreaterThan(0);
     expect(after.length).toBe(before.length);
     const manifest = (await registry.getManifest(path, second.outputs.image?.digest as string))?.body;

@@ -9,7 +9,6 @@ import { FileHashes } from '../../pipeline/oci/file-hashes.js';
 import {
   bucketOf,
   isAsset,
-  isListPage,
   layerFingerprint,
   type PlannedLayer,
   planSiteLayers,
@@ -115,19 +114,20 @@ describe('planSiteLayers', () => {
       .flatMap((l) => l.entries.filter((e) => e.type === 'file').map((e) => e.path.slice(root.length + 1)))
       .sort();
 
-  it('puts lists (dirs with a feed, their pagination, root files), single pages, media and server config apart', async () => {
+  it('puts media, the other files (pages, feeds, sitemap) and the server config apart', async () => {
     const layers = await planned();
-    expect(files(layers, 'lists')).toEqual([
+    expect(files(layers, 'pages-')).toEqual([
       'index.html',
       'index.xml',
       'posts/index.html',
       'posts/index.xml',
       'posts/page/2/index.html',
+      'posts/x/index.html',
+      'posts/y/index.html',
       'sitemap.xml',
       'tags/go/index.html',
       'tags/go/index.xml',
     ]);
-    expect(files(layers, 'pages-')).toEqual(['posts/x/index.html', 'posts/y/index.html']);
     expect(files(layers, 'assets-')).toHaveLength(6);
     for (const layer of layers.filter((l) => /^(assets|pages)-/.test(l.name))) {
       for (const e of layer.entries.filter((x) => x.type === 'file')) {
@@ -182,11 +182,9 @@ describe('planSiteLayers', () => {
     expect(unknown).toEqual([`assets-${bucketOf('images/a.jpg')}`]);
   });
 
-  it('classifies media by extension and pagination as lists', () => {
+  it('classifies media by extension', () => {
     expect(isAsset('usr/share/nginx/html/images/x.JPG')).toBe(true);
     expect(isAsset('usr/share/nginx/html/index.html')).toBe(false);
     expect(isAsset('usr/share/nginx/html/css/site.css')).toBe(false);
-    expect(isListPage('page/3/index.html', new Set(['']))).toBe(true);
-    expect(isListPage('posts/slug/index.html', new Set(['', 'posts']))).toBe(false);
   });
 });
