@@ -590,8 +590,9 @@ function report(r: {
   const pr = r.profile;
   const imageMs = oci?.steps.image;
   p(
-    `  image step ${s(imageMs)} s, re-done in-process on the last render (${pr.files} files): list+stat ${s(pr.listMs)} s;` +
-      ` sha256 of every file ${s(pr.hashOnlyMs)} s; planSiteLayers (list+stat+hash, once per build) ${s(pr.planMs)} s`,
+    `  image step ${s(imageMs)} s (it starts with the render and waits for it), re-done in-process on the last render (${pr.files} files):` +
+      ` list+stat with globby ${s(pr.listMs)} s; sha256 of every file ${s(pr.hashOnlyMs)} s (not done per build: media hashes are kept by size+mtime,` +
+      ` pages are hashed as they are tarred); planSiteLayers (list+stat, once per build) ${s(pr.planMs)} s`,
   );
   p(
     `  ${pr.pages.name} layer, the biggest text layer (${mb(pr.pages.tarBytes)} MB in ${pr.layers.find((l) => l.name === pr.pages.name)?.files} files -> ${mb(pr.pages.current.size, 2)} MB gzip -6):` +

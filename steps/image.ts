@@ -17,7 +17,7 @@ export const image = defineStep({
   mutates: true,
   description: 'build the nginx image',
   async preflight(ctx) {
-    if (ctx.config.image.builder === 'docker') await pingDocker(connectDocker(ctx.env));
+    if (ctx.config.image.builder === 'docker') await pingDocker(await connectDocker(ctx.env));
   },
   plan: (ctx, { tag }) =>
     ctx.config.image.builder === 'docker'

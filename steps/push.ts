@@ -33,7 +33,7 @@ export const push = defineStep({
       }
       for (const t of tag.tags) await client.putManifest(ref.path, t, manifest.mediaType, manifest.body);
     } else {
-      const docker = connectDocker(ctx.env);
+      const docker = await connectDocker(ctx.env);
       for (const t of tag.tags) await pushTag(docker, tag.repository, t, ref.registry, creds, ctx.signal);
     }
     const digests = new Set<string | null>();

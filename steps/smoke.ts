@@ -126,7 +126,7 @@ export const smoke = defineStep({
   mutates: false,
   description: 'serve the image and fetch every page in the sitemap',
   async preflight(ctx) {
-    if (ctx.config.smoke.enabled) await pingDocker(connectDocker(ctx.env));
+    if (ctx.config.smoke.enabled) await pingDocker(await connectDocker(ctx.env));
   },
   async run(ctx, { image, render }) {
     if (!ctx.config.smoke.enabled) {
@@ -141,7 +141,7 @@ export const smoke = defineStep({
         'check that Hugo writes sitemap.xml',
       );
     }
-    const docker = connectDocker(ctx.env);
+    const docker = await connectDocker(ctx.env);
     if (image.builder === 'oci') {
       // The daemonless build lives only in the registry so far: run exactly that digest.
       const ref = parseRepository(ctx.config.image.repository);

@@ -66,7 +66,7 @@ export async function buildWithDocker(
   inputs: { source: SourceInfo; tag: TagPlan; hugo: HugoInstall; pygments: PygmentsInstall },
 ): Promise<BuiltImage> {
   const { source, tag, hugo, pygments } = inputs;
-  const docker = connectDocker(ctx.env);
+  const docker = await connectDocker(ctx.env);
   const { base } = ctx.config.image;
   const labels = imageLabels(source, tag, base);
   const buildArgs = dockerBuildArgs(ctx.config, hugo, pygments);

@@ -98,7 +98,7 @@ async function cloudbuildLocal(
       build: parseBuildConfig(await readFile(file, 'utf8'), file),
       configFile: file,
       sourceDir: repo.dir,
-      docker: connectDocker(process.env),
+      docker: await connectDocker(process.env),
       log,
       builtIns: await localBuiltIns(repo.dir, { projectId: LOCAL_PROJECT_ID, configFile: file }),
       keepWorkspace: true,

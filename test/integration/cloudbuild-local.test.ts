@@ -12,7 +12,7 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 // `sitepipe cloudbuild local` on the real Docker engine, with small bash steps in the Debian
 // stand-in and the standard Docker builder stand-in.
 
-const docker = connectDocker(process.env);
+const docker = await connectDocker(process.env);
 let source: string;
 let registry: TestRegistry;
 

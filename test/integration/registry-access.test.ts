@@ -59,7 +59,7 @@ describe('registry access (real registry with htpasswd auth)', () => {
     const repository = `${registry.host}/denied`;
     await execa('docker', ['tag', id.trim(), `${repository}:t1`]);
     try {
-      const docker = connectDocker(process.env);
+      const docker = await connectDocker(process.env);
       const wrong = { username: USER, password: 'wrong' };
       const signal = new AbortController().signal;
       await expect(pushTag(docker, repository, 't1', registry.host, wrong, signal)).rejects.toMatchObject({

@@ -226,7 +226,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
   const controls = new Controls();
   const simId = randomBytes(4).toString('hex');
   const runtime: PodRuntime = opts.realContainers
-    ? new DockerRuntime(opts.docker ?? connectDocker(process.env), simId)
+    ? new DockerRuntime(opts.docker ?? (await connectDocker(process.env)), simId)
     : new SimulatedRuntime();
   let manager: ControllerManager | undefined;
   const ctx = new ControllerContext(api, timeScale, controls, log, () => manager?.trigger());
