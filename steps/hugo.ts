@@ -24,7 +24,7 @@ type Probe = { found: HugoVersion } | { failed: string } | { missing: true };
 type VersionCache = Record<string, { identity: string; found: HugoVersion }>;
 
 function versionCachePath(ctx: RunContext): string {
-  return join(ctx.cacheDir, 'hugo', 'versions.json');
+  return join(ctx.cacheDir, 'hugo-versions.json');
 }
 
 async function identity(path: string): Promise<string> {
