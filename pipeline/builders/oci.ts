@@ -178,17 +178,17 @@ export async function buildWithOci(
   const store = ociStore(ctx.cacheDir);
   const mtime = new Date(source.commitTime);
 
-  const [target, base, baseImage, sourceTime, hashes] = await (async () => {
+  const registries = async () => {
     const target = await openRegistry(ctx, targetRef.registry);
     const base = baseRef.registry === targetRef.registry ? target : await openRegistry(ctx, baseRef.registry);
-    return Promise.all([
-      target,
-      base,
-      resolveBase(base.client, baseRef),
-      sourceTimes(ctx),
-      FileHashes.load(join(ctx.stateDir, 'file-hashes.json')),
-    ]);
-  })();
+    return { target, base, baseImage: await resolveBase(base.client, baseRef) };
+  };
+  const [{ target, base, baseImage }, sourceTime, hashes] = await Promise.all([
+    registries(),
+    sourceTimes(ctx),
+    FileHashes.load(join(ctx.stateDir, 'file-hashes.json')),
+    store.prune(),
+  ]);
   ctx.log.info(`base ${ctx.config.image.base} is ${baseImage.digest}`);
   const uploads = blobUploads(target.client, targetRef.path);
   // Base layers in the same registry are mounted from the base repository: no bytes move.

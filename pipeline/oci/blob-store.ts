@@ -1,12 +1,16 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlobSource } from '../clients/registry.js';
 import type { LayerBlob } from './tar-layer.js';
 
+/** What a store keeps unused: a site's media layers are used (and touched) by every build. */
+export const UNUSED_DAYS = 7;
+
 /**
  * Content-addressed blobs in the cache dir (an OCI layout's blobs/ tree), and what each
  * layer fingerprint was built into, so an unchanged layer is never tarred or gzipped again.
+ * Page layers are new on every commit, so `prune` removes what no build used for a week.
  */
 export class BlobStore {
   constructor(readonly dir: string) {}
@@ -49,11 +53,37 @@ export class BlobStore {
     await tmp.commit(digest);
   }
 
+  /** The blob a fingerprint was built into; marks both as used. */
   async known(fingerprint: string): Promise<LayerBlob | null> {
+    const record = join(this.dir, 'layers', `${fingerprint}.json`);
     try {
-      return JSON.parse(await readFile(join(this.dir, 'layers', `${fingerprint}.json`), 'utf8')) as LayerBlob;
+      const blob = JSON.parse(await readFile(record, 'utf8')) as LayerBlob;
+      const now = new Date();
+      await Promise.all([
+        utimes(record, now, now),
+        utimes(this.blobPath(blob.digest), now, now).catch(() => {}),
+      ]);
+      return blob;
     } catch {
       return null;
+    }
+  }
+
+  /** Removes blobs, layer records and temp files nobody used (or wrote) for `days` days. */
+  async prune(days = UNUSED_DAYS): Promise<void> {
+    const before = Date.now() - days * 24 * 3600 * 1000;
+    const dirs = [join(this.dir, 'blobs', 'sha256'), join(this.dir, 'layers'), join(this.dir, 'blobs')];
+    for (const dir of dirs) {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      await Promise.all(
+        entries
+          .filter((e) => e.isFile())
+          .map(async (e) => {
+            const path = join(dir, e.name);
+            const info = await stat(path).catch(() => null);
+            if (info && info.mtimeMs < before) await rm(path, { force: true });
+          }),
+      );
     }
   }
 

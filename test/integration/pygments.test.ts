@@ -96,6 +96,22 @@ describe('pygments step', () => {
     expect(ctx.lines).toContain(`info not using ${join(fake, 'pygmentize')}: it is 2.99.0`);
   });
 
+  it('asks the pygmentize that had the pinned version last time first, and still checks it', async () => {
+    const fake = await linkDir('fake', 'pygmentize', join(await fakePygmentizeDir('2.99.0'), 'pygmentize'));
+    const debian = await linkDir('debian', 'pygmentize', DEBIAN_PYGMENTIZE);
+    const first = makeContext({ version: DEBIAN_VERSION }, [fake, debian]);
+    await pygments.run(first, {});
+    expect(first.lines.some((l) => l.startsWith(`info not using ${join(fake, 'pygmentize')}`))).toBe(true);
+
+    const second = makeContext({ version: DEBIAN_VERSION }, [fake, debian]);
+    expect(await pygments.run(second, {})).toMatchObject({ path: join(debian, 'pygmentize') });
+    expect(second.lines.some((l) => l.startsWith('info not using'))).toBe(false);
+
+    // Gone from PATH: the search starts over.
+    const third = makeContext({ version: DEBIAN_VERSION }, [fake]);
+    await expectCode(pygments.run(third, {}), 'PYGMENTS_UNAVAILABLE');
+  });
+
   it('treats 2.14 and 2.14.0 as the same version', async () => {
     const debian = await linkDir('debian', 'pygmentize', DEBIAN_PYGMENTIZE);
     const out = await pygments.run(makeContext({ version: '2.14' }, [debian]), {});
