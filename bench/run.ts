@@ -77,6 +77,8 @@ interface Figures {
   steps: Record<string, number>;
   logs: string[];
   wallMs: number;
+  /** sitepipe: housekeeping after the push (removing the previous render), not in ms. */
+  afterPushMs?: number;
   tag: string;
 }
 
@@ -211,6 +213,7 @@ smoke:
         steps: r.steps,
         logs: r.logs,
         wallMs: run.ms,
+        afterPushMs: r.afterPushMs,
         tag,
       };
     };
@@ -526,8 +529,9 @@ function report(r: {
     '  sitepipe times are its pipeline in one process (the steps of `sitepipe run`), from the first step to the',
   );
   p(
-    '  tags being set; node start-up is not in them (child wall times, with tsx start-up, are in the profile).',
+    '  push step setting the tags; node start-up is not in them, nor the removal of the previous render after the',
   );
+  p('  push (both in the profile: the child wall time with tsx start-up, and the time after the push).');
   p(
     '  umoci+skopeo: the same hugo arguments + the pygmentize stylesheet, `umoci insert` of the whole output onto',
   );
@@ -570,7 +574,9 @@ function report(r: {
           .map(([k, v]) => `${k} ${s(v)}`)
           .join(', ')
       : 'n/a';
-  p(`  loopback:  ${stepLine(oci)}  (child wall incl. node+tsx start-up ${s(oci?.wallMs)} s)`);
+  p(
+    `  loopback:  ${stepLine(oci)}  (after the push: ${s(oci?.afterPushMs)} s; child wall incl. node+tsx start-up ${s(oci?.wallMs)} s)`,
+  );
   p(`  @${MBPS}MB/s: ${stepLine(oci20)}`);
   const uploadLine = (name: string, f: Figures | undefined) => {
     if (!f) return;

@@ -12,8 +12,8 @@ export interface RunOptions {
   /** Steps to run; all when empty. Outputs of steps not run are read from their records. */
   only: readonly string[];
   reporter: Reporter;
-  /** The context without a step's log; the runner gives each step its own. */
-  context: Omit<RunContext, 'log'>;
+  /** The context without a step's log and afterRun; the runner gives each step its own. */
+  context: Omit<RunContext, 'log' | 'afterRun'>;
 }
 
 export function selectSteps(pipeline: readonly AnyStep[], only: readonly string[]): AnyStep[] {
@@ -59,10 +59,12 @@ class Stopped extends Error {}
 export async function runPipeline(opts: RunOptions): Promise<Partial<Outputs>> {
   const { reporter } = opts;
   const steps = selectSteps(opts.pipeline, opts.only);
+  const housekeeping: Array<{ step: string; task: () => Promise<void> }> = [];
   const ctxFor = (name: string, signal = opts.context.signal): RunContext => ({
     ...opts.context,
     signal,
     log: reporter.logFor(name),
+    afterRun: (task) => housekeeping.push({ step: name, task }),
   });
   await preflight(steps, ctxFor('preflight'));
 
@@ -139,6 +141,11 @@ export async function runPipeline(opts: RunOptions): Promise<Partial<Outputs>> {
 
   for (const step of steps) tasks.set(step.name, execute(step));
   const settled = await Promise.allSettled(tasks.values());
+  await Promise.all(
+    housekeeping.map(({ step, task }) =>
+      task().catch((e: Error) => reporter.warn(step, `clean-up after the run failed: ${e.message}`)),
+    ),
+  );
   if (failure) throw (failure as { error: unknown }).error;
   const outputs: Partial<Record<StepName, unknown>> = {};
   [...tasks.keys()].forEach((name, i) => {

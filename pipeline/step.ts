@@ -22,6 +22,11 @@ export interface RunContext {
   allowDirty: boolean;
   signal: AbortSignal;
   log: StepLog;
+  /**
+   * Housekeeping that must not slow the run down (removing the previous render): it runs once
+   * every step has finished, whatever the outcome; a failure there is a warning.
+   */
+  afterRun(task: () => Promise<void>): void;
   env: NodeJS.ProcessEnv;
 }
 
@@ -60,6 +65,13 @@ export interface Step<
   preflight?(ctx: RunContext): Promise<void>;
   /** A one-line result for the step list. */
   summarize?(output: Outputs[N]): string;
+}
+
+/** afterRun outside a pipeline run (a single command, a test): nothing to wait for, so it starts at once. */
+export function startNow(log: StepLog): RunContext['afterRun'] {
+  return (task) => {
+    task().catch((e: Error) => log.warn(`clean-up failed: ${e.message}`));
+  };
 }
 
 /** Declares a step with its input types inferred from `needs` and `awaits`. */

@@ -199,17 +199,18 @@ export function countFiles(dir: string): { files: number; bytes: number } {
 
 /**
  * Puts a finished render in place; `public` is never a half-written tree. The previous tree
- * stays as public.old until the next render removes it while Hugo runs: unlinking thousands of
- * files waits on the disk, and done here it would slow the image step that comes next.
+ * is removed once the run is over: unlinking thousands of files contends for the disk, and
+ * done here, or while Hugo runs, it slows the steps on the way to the push.
  */
-async function swapIn(tmpDir: string, outDir: string): Promise<void> {
+async function swapIn(ctx: RunContext, tmpDir: string, outDir: string): Promise<void> {
   const oldDir = `${outDir}.old`;
   await rm(oldDir, { recursive: true, force: true });
   if (await statOrNull(outDir)) await rename(outDir, oldDir);
   await rename(tmpDir, outDir);
+  ctx.afterRun(() => rm(oldDir, { recursive: true, force: true }));
 }
 
-/** Earlier renders' trees: the one before the last, and temp dirs of killed runs. */
+/** Earlier renders' trees that a killed run left behind. */
 async function removeLeftovers(stateDir: string, outDir: string, keep: string): Promise<void> {
   const base = basename(outDir);
   const names = (await readdir(stateDir)).filter((n) => n.startsWith(`${base}.tmp`) || n === `${base}.old`);
@@ -239,7 +240,7 @@ export const render = defineStep({
     await checkSiteDir(ctx);
     const outDir = join(ctx.stateDir, 'public');
     // A fresh directory per render: nothing from an earlier render or an interrupted one
-    // survives. Hugo gets a new name for it, so what is left of older ones goes while it runs.
+    // survives. Hugo gets a new name for it, so what a killed run left goes while it runs.
     const tmpDir = `${outDir}.tmp-${Date.now().toString(36)}`;
     await mkdir(ctx.stateDir, { recursive: true });
     const leftovers = removeLeftovers(ctx.stateDir, outDir, tmpDir);
@@ -253,7 +254,7 @@ export const render = defineStep({
       await Promise.all([leftovers, rm(tmpDir, { recursive: true, force: true })]);
       throw e;
     }
-    await swapIn(tmpDir, outDir);
+    await swapIn(ctx, tmpDir, outDir);
     const { files, bytes } = countFiles(outDir);
     return {
       outputDir: outDir,

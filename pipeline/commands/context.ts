@@ -19,7 +19,10 @@ export function outputMode(json: boolean | undefined): OutputMode {
   return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
 }
 
-export async function runContext(flags: CommonFlags, signal: AbortSignal): Promise<Omit<RunContext, 'log'>> {
+export async function runContext(
+  flags: CommonFlags,
+  signal: AbortSignal,
+): Promise<Omit<RunContext, 'log' | 'afterRun'>> {
   const { config, path, siteDir } = await loadConfig(flags.config);
   return {
     config,

@@ -5,7 +5,7 @@ import { requireDeploy } from '../kube/manifests-common.js';
 import type { RollTarget } from '../kube/roll.js';
 import { parseRepository, repositoryName } from '../reference.js';
 import { openRegistry } from '../registries.js';
-import type { RunContext } from '../step.js';
+import { type RunContext, startNow } from '../step.js';
 import { type CommonFlags, runContext, withReporter } from './context.js';
 
 const COMMIT = /^[0-9a-f]{7,40}$/;
@@ -78,7 +78,8 @@ function siteOptions(cmd: Command): Command {
 export function registerDeployCommands(program: Command): void {
   const roll = async (flags: CommonFlags, step: string, pick: (ctx: RunContext) => Promise<RollTarget>) =>
     withReporter(flags, async (reporter, signal) => {
-      const ctx = { ...(await runContext(flags, signal)), log: reporter.logFor(step) };
+      const log = reporter.logFor(step);
+      const ctx: RunContext = { ...(await runContext(flags, signal)), log, afterRun: startNow(log) };
       requireDeploy(ctx.config);
       const target = await pick(ctx);
       if (ctx.dryRun) {

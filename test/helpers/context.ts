@@ -39,6 +39,9 @@ export function testContext(opts: {
       warn: (m) => lines.push(`warning: ${m}`),
       secret: (v) => secrets.push(v),
     },
+    afterRun: (task) => {
+      task().catch((e: Error) => lines.push(`warning: clean-up failed: ${e.message}`));
+    },
     lines,
     secrets,
   };

@@ -56,6 +56,7 @@ function makeContext(opts: {
     allowDirty: false,
     signal: new AbortController().signal,
     log: { info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), secret: () => {} },
+    afterRun: () => {},
     env,
     lines,
   };

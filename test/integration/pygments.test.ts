@@ -35,6 +35,7 @@ function makeContext(pygmentsConfig: Record<string, unknown>, pathDirs: string[]
     allowDirty: false,
     signal: new AbortController().signal,
     log: { info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), secret: () => {} },
+    afterRun: () => {},
     env: { ...process.env, PATH: pathDirs.join(':'), PIP_RETRIES: '0' },
     lines,
   };

@@ -284,4 +284,42 @@ describe('runPipeline, steps at the same time', () => {
     expect(text).toContain('stopped: pygments failed');
     expect(text).not.toContain('[render]');
   });
+
+  it('runs afterRun housekeeping once every step has finished, even after a failure; its failure is a warning', async () => {
+    const order: string[] = [];
+    const hugo = defineStep({
+      name: 'hugo',
+      needs: [],
+      mutates: false,
+      description: 'hugo',
+      async run(ctx) {
+        ctx.afterRun(async () => {
+          order.push('clean-up');
+        });
+        ctx.afterRun(async () => {
+          throw new Error('disk full');
+        });
+        order.push('hugo');
+        return hugoOut;
+      },
+    });
+    const pygments = defineStep({
+      name: 'pygments',
+      needs: [],
+      mutates: false,
+      description: 'pygments',
+      async run() {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        order.push('pygments');
+        throw new SitepipeError('PYGMENTS_UNAVAILABLE', 'no pygmentize', 'install it');
+      },
+    });
+    const lines: string[] = [];
+    const err = await run([hugo, pygments] as unknown as AnyStep[], [], false, undefined, lines).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'PYGMENTS_UNAVAILABLE' });
+    expect(order).toEqual(['hugo', 'pygments', 'clean-up']);
+    expect(lines.join('')).toContain('[hugo] warning: clean-up after the run failed: disk full');
+  });
 });
