@@ -9,7 +9,7 @@ import type { LayerEntry } from './tar-layer.js';
  * - `assets-N`: media that is large and rarely changes (images, fonts, video, archives),
  *   spread over BUCKETS layers by a hash of the path; each file keeps the time its source
  *   last changed in git, so an unchanged image keeps its bytes from commit to commit;
- * - `pages-N`: everything else (pages, feeds, CSS, the sitemap), spread by a hash of the path.
+ * - `pages-N`: everything else (pages, feeds, CSS, the sitemap), in buckets of even size.
  *   Pages carry the commit time, so every commit re-sends them all: equal buckets let them
  *   gzip on every core with no one big layer left to finish last;
  * - `server`: sitepipe's nginx config.
@@ -91,6 +91,23 @@ function plan(
 }
 
 /**
+ * Pages in BUCKETS layers of about the same size, biggest file first into the lightest bucket
+ * (ties by path, so the same output always splits the same way). Pages change mtime on every
+ * commit, so which layer a page lands in never saves an upload; even sizes let the layers gzip
+ * side by side and finish together.
+ */
+function evenBuckets(files: LayerEntry[]): LayerEntry[][] {
+  const buckets = Array.from({ length: BUCKETS }, () => ({ bytes: 0, files: [] as LayerEntry[] }));
+  const order = [...files].sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1));
+  for (const file of order) {
+    const lightest = buckets.reduce((min, b) => (b.bytes < min.bytes ? b : min));
+    lightest.files.push(file);
+    lightest.bytes += file.size;
+  }
+  return buckets.map((b) => b.files.sort((x, y) => (x.path < y.path ? -1 : 1)));
+}
+
+/**
  * Regular files under `dir`, relative to it. A plain synchronous walk: for a rendered site it
  * takes a fifth of a glob library's time. Hugo writes no symlinks; any found are left out.
  */
@@ -121,7 +138,7 @@ export async function planSiteLayers(opts: {
   const root = opts.siteRoot.replace(/^\/+|\/+$/g, '');
   const paths = filesUnder(opts.outputDir).sort();
   const assets = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
-  const pages = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
+  const text: LayerEntry[] = [];
   // One synchronous stat per file: thousands of them, each a few µs (async, each is a thread-pool round trip).
   for (const rel of paths) {
     const source = join(opts.outputDir, rel);
@@ -132,7 +149,7 @@ export async function planSiteLayers(opts: {
     const entry: LayerEntry = { path: `${root}/${rel}`, type: 'file', size, source, mtime };
     if (asset) entry.sha256 = opts.hashes?.lookup(source, size, info.mtimeNs);
     if (asset) assets[bucketOf(rel)]?.push(entry);
-    else pages[bucketOf(rel)]?.push(entry);
+    else text.push(entry);
   }
   const server = opts.extraFiles.map(
     (f): LayerEntry => ({
@@ -146,7 +163,7 @@ export async function planSiteLayers(opts: {
   );
   const layers = [
     ...assets.map((files, i) => plan(`assets-${i}`, ASSET_LEVEL, root, files, true)),
-    ...pages.map((files, i) => plan(`pages-${i}`, PAGE_LEVEL, root, files)),
+    ...evenBuckets(text).map((files, i) => plan(`pages-${i}`, PAGE_LEVEL, root, files)),
     plan('server', PAGE_LEVEL, commonDir(server.map((f) => f.path)), server),
   ];
   return layers.filter((l): l is PlannedLayer => l !== null);

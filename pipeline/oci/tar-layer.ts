@@ -87,7 +87,8 @@ function readInto(entry: LayerEntry, buf: Buffer, off: number): void {
 
 /**
  * Chunk buffers, given back once gzip has read them. Fresh memory costs a page fault per
- * 4 KiB on first write, which on a VM adds up to tens of ms per layer; two buffers in turn do.
+ * 4 KiB on first write, which on a VM adds up to tens of ms per layer; a few buffers in turn,
+ * shared by every layer of the process, do.
  */
 export class ChunkBuffers {
   private readonly free: Buffer[] = [];
@@ -107,6 +108,8 @@ export class ChunkBuffers {
     if (this.mine.has(chunk.buffer)) this.free.push(Buffer.from(chunk.buffer, 0, CHUNK));
   }
 }
+
+const SHARED_BUFFERS = new ChunkBuffers();
 
 /**
  * The tar stream: headers, contents, padding and the two closing zero blocks, in chunks of
@@ -222,14 +225,13 @@ export async function writeLayer(
     ),
     createWriteStream(file),
   );
-  const buffers = new ChunkBuffers();
-  const chunks = tarChunks(entries, buffers);
+  const chunks = tarChunks(entries, SHARED_BUFFERS);
   try {
     let next = chunks.next();
     for (let step = await next; !step.done; step = await next) {
       const chunk = step.value;
       tarHash.update(chunk);
-      const flowing = gzip.write(chunk, () => buffers.give(chunk));
+      const flowing = gzip.write(chunk, () => SHARED_BUFFERS.give(chunk));
       next = chunks.next();
       // Awaited next time round; until then a failure must not count as unhandled.
       next.catch(() => undefined);
