@@ -6,7 +6,7 @@ import { parseConfig } from '../../pipeline/config.js';
 import { SitepipeError } from '../../pipeline/errors.js';
 import { Reporter } from '../../pipeline/output.js';
 import { type AnyStep, runPipeline } from '../../pipeline/runner.js';
-import { defineStep } from '../../pipeline/step.js';
+import { defineStep, type RunContext } from '../../pipeline/step.js';
 
 const commit = 'a'.repeat(40);
 const config = parseConfig('hugo: { version: 0.111.3 }\nimage: { repository: 127.0.0.1:5000/site }\n', 'x');
@@ -169,35 +169,49 @@ const pygmentsOut = {
   stylesheet: 'css/syntax.css',
   css: '.highlight {}\n',
 };
+const renderOut = {
+  outputDir: '/x/public',
+  files: 1,
+  bytes: 1,
+  durationMs: 1,
+  hugoVersion: '0.111.3',
+  commit,
+};
+
+/** A read-only step for these tests: its name, what it needs or awaits, and what it does. */
+function fake(
+  name: 'hugo' | 'pygments' | 'render',
+  run: (ctx: RunContext, pending: Record<string, Promise<unknown>>) => Promise<unknown>,
+  deps: { needs?: string[]; awaits?: string[] } = {},
+): AnyStep {
+  return {
+    name,
+    needs: deps.needs ?? [],
+    awaits: deps.awaits ?? [],
+    mutates: false,
+    description: name,
+    run: (ctx, _inputs, pending) => run(ctx, pending as Record<string, Promise<unknown>>),
+  } as AnyStep;
+}
 
 describe('runPipeline, steps at the same time', () => {
   it('starts steps whose needs are met together, each waiting only for what it needs', async () => {
     const hugoStarted = gate();
     const pygmentsStarted = gate();
-    const hugo = defineStep({
-      name: 'hugo',
-      needs: [],
-      mutates: false,
-      description: 'hugo',
-      async run() {
+    const steps = [
+      fake('hugo', async () => {
         hugoStarted.open();
         // Finishes only once pygments has started too: a runner going one step at a time never gets here.
         await pygmentsStarted.promise;
         return hugoOut;
-      },
-    });
-    const pygments = defineStep({
-      name: 'pygments',
-      needs: [],
-      mutates: false,
-      description: 'pygments',
-      async run() {
+      }),
+      fake('pygments', async () => {
         pygmentsStarted.open();
         await hugoStarted.promise;
         return pygmentsOut;
-      },
-    });
-    const { outputs } = await run([hugo, pygments] as unknown as AnyStep[], []);
+      }),
+    ];
+    const { outputs } = await run(steps, []);
     expect(outputs.hugo?.version).toBe('0.111.3');
     expect(outputs.pygments?.css).toBe('.highlight {}\n');
   });
@@ -205,76 +219,56 @@ describe('runPipeline, steps at the same time', () => {
   it('hands `awaits` outputs over as promises: the step starts before they exist', async () => {
     const order: string[] = [];
     const renderStarted = gate();
-    const pygments = defineStep({
-      name: 'pygments',
-      needs: [],
-      mutates: false,
-      description: 'pygments',
-      async run() {
+    const steps = [
+      fake('pygments', async () => {
         await renderStarted.promise;
         order.push('pygments done');
         return pygmentsOut;
-      },
-    });
-    const render = defineStep({
-      name: 'render',
-      needs: [],
-      awaits: ['pygments'],
-      mutates: false,
-      description: 'render',
-      async run(_ctx, _inputs, pending) {
-        order.push('render started');
-        renderStarted.open();
-        const css = (await pending.pygments).css;
-        order.push(`render got ${css?.trim()}`);
-        return { outputDir: '/x/public', files: 1, bytes: 1, durationMs: 1, hugoVersion: '0.111.3', commit };
-      },
-    });
-    await run([pygments, render] as unknown as AnyStep[], []);
+      }),
+      fake(
+        'render',
+        async (_ctx, pending) => {
+          order.push('render started');
+          renderStarted.open();
+          const { css } = (await pending.pygments) as typeof pygmentsOut;
+          order.push(`render got ${css.trim()}`);
+          return renderOut;
+        },
+        { awaits: ['pygments'] },
+      ),
+    ];
+    await run(steps, []);
     expect(order).toEqual(['render started', 'pygments done', 'render got .highlight {}']);
   });
+
+  const failingPygments = (order: string[] = []) =>
+    fake('pygments', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      order.push('pygments');
+      throw new SitepipeError('PYGMENTS_UNAVAILABLE', 'no pygmentize', 'install it');
+    });
 
   it('on the first failure, stops the steps still running and throws that failure; later steps never start', async () => {
     const ran: string[] = [];
     let stoppedBy: unknown = null;
-    const hugo = defineStep({
-      name: 'hugo',
-      needs: [],
-      mutates: false,
-      description: 'hugo',
-      async run(ctx) {
+    const steps = [
+      fake('hugo', async (ctx) => {
         await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
         stoppedBy = ctx.signal.reason;
         throw ctx.signal.reason;
-      },
-    });
-    const pygments = defineStep({
-      name: 'pygments',
-      needs: [],
-      mutates: false,
-      description: 'pygments',
-      async run() {
-        throw new SitepipeError('PYGMENTS_UNAVAILABLE', 'no pygmentize', 'install it');
-      },
-    });
-    const render = defineStep({
-      name: 'render',
-      needs: ['hugo', 'pygments'],
-      mutates: false,
-      description: 'render',
-      async run() {
-        ran.push('render');
-        return { outputDir: '/x/public', files: 1, bytes: 1, durationMs: 1, hugoVersion: '0.111.3', commit };
-      },
-    });
+      }),
+      failingPygments(),
+      fake(
+        'render',
+        async () => {
+          ran.push('render');
+          return renderOut;
+        },
+        { needs: ['hugo', 'pygments'] },
+      ),
+    ];
     const lines: string[] = [];
-    const err = await run(
-      [hugo, pygments, render] as unknown as AnyStep[],
-      [],
-      false,
-      undefined,
-      lines,
-    ).catch((e: unknown) => e);
+    const err = await run(steps, [], false, undefined, lines).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'PYGMENTS_UNAVAILABLE' });
     expect(stoppedBy).toBe(err);
     expect(ran).toEqual([]);
@@ -287,12 +281,8 @@ describe('runPipeline, steps at the same time', () => {
 
   it('runs afterRun housekeeping once every step has finished, even after a failure; its failure is a warning', async () => {
     const order: string[] = [];
-    const hugo = defineStep({
-      name: 'hugo',
-      needs: [],
-      mutates: false,
-      description: 'hugo',
-      async run(ctx) {
+    const steps = [
+      fake('hugo', async (ctx) => {
         ctx.afterRun(async () => {
           order.push('clean-up');
         });
@@ -301,23 +291,11 @@ describe('runPipeline, steps at the same time', () => {
         });
         order.push('hugo');
         return hugoOut;
-      },
-    });
-    const pygments = defineStep({
-      name: 'pygments',
-      needs: [],
-      mutates: false,
-      description: 'pygments',
-      async run() {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        order.push('pygments');
-        throw new SitepipeError('PYGMENTS_UNAVAILABLE', 'no pygmentize', 'install it');
-      },
-    });
+      }),
+      failingPygments(order),
+    ];
     const lines: string[] = [];
-    const err = await run([hugo, pygments] as unknown as AnyStep[], [], false, undefined, lines).catch(
-      (e: unknown) => e,
-    );
+    const err = await run(steps, [], false, undefined, lines).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'PYGMENTS_UNAVAILABLE' });
     expect(order).toEqual(['hugo', 'pygments', 'clean-up']);
     expect(lines.join('')).toContain('[hugo] warning: clean-up after the run failed: disk full');
