@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SitepipeError } from './errors.js';
+import { writeJsonFile } from './json-file.js';
 import { type Outputs, RECORD_VERSION, records, type StepName } from './records.js';
 
 export function recordPath(stateDir: string, step: StepName): string {
@@ -13,10 +14,7 @@ export async function writeRecord<N extends StepName>(
   step: N,
   output: Outputs[N],
 ): Promise<void> {
-  const path = recordPath(stateDir, step);
-  await mkdir(join(stateDir, 'records'), { recursive: true });
-  await writeFile(`${path}.tmp`, `${JSON.stringify({ version: RECORD_VERSION, step, output }, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
+  await writeJsonFile(recordPath(stateDir, step), { version: RECORD_VERSION, step, output }, true);
 }
 
 export async function readRecord<N extends StepName>(stateDir: string, step: N): Promise<Outputs[N]> {

@@ -1,4 +1,4 @@
-import { access, constants, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   downloadHugo,
@@ -8,6 +8,7 @@ import {
   parseHugoVersion,
 } from '../pipeline/clients/hugo-releases.js';
 import { SitepipeError } from '../pipeline/errors.js';
+import { readJsonFile, writeJsonFile } from '../pipeline/json-file.js';
 import { runProcess, whichAll } from '../pipeline/process.js';
 import type { HugoInstall } from '../pipeline/records.js';
 import { defineStep, type RunContext } from '../pipeline/step.js';
@@ -18,8 +19,8 @@ type Probe = { found: HugoVersion } | { failed: string } | { missing: true };
 
 /**
  * What `version` printed, per binary: a Go binary's answer depends only on its bytes, so a file
- * with the same device, inode, size and mtime answers the same. Saves a start of Hugo (0.2 s
- * and more on a busy machine) on every run.
+ * with the same device, inode, size, mtime and ctime answers the same. Saves a start of Hugo
+ * (0.2 s and more on a busy machine) on every run.
  */
 type VersionCache = Record<string, { identity: string; found: HugoVersion }>;
 
@@ -33,21 +34,13 @@ async function identity(path: string): Promise<string> {
 }
 
 async function readVersionCache(ctx: RunContext): Promise<VersionCache> {
-  try {
-    return JSON.parse(await readFile(versionCachePath(ctx), 'utf8')) as VersionCache;
-  } catch {
-    return {};
-  }
+  return (await readJsonFile<VersionCache>(versionCachePath(ctx))) ?? {};
 }
 
 async function rememberVersion(ctx: RunContext, path: string, id: string, found: HugoVersion): Promise<void> {
-  const file = versionCachePath(ctx);
   const cache = await readVersionCache(ctx);
   cache[path] = { identity: id, found };
-  await mkdir(join(file, '..'), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(cache));
-  await rename(tmp, file);
+  await writeJsonFile(versionCachePath(ctx), cache);
 }
 
 /** Runs `<path> version`; a binary that is missing or won't run is a failed probe, not an error. */

@@ -1,6 +1,7 @@
-import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, constants, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
+import { readJsonFile, writeJsonFile } from '../pipeline/json-file.js';
 import { runProcess, whichAll } from '../pipeline/process.js';
 import type { PygmentsInstall } from '../pipeline/records.js';
 import { defineStep, type RunContext } from '../pipeline/step.js';
@@ -36,7 +37,6 @@ async function isExecutable(path: string): Promise<boolean> {
   );
 }
 
-/** Pygments runs beside Hugo's render; it yields the CPU to it (BACKGROUND). */
 async function probe(path: string, ctx: RunContext): Promise<Candidate> {
   try {
     const { stdout } = await runProcess(path, ['-V'], {
@@ -75,24 +75,15 @@ async function stylesheet(path: string, style: string, ctx: RunContext): Promise
  * at every build. It is still run, and must still answer with the pinned version.
  */
 function lastUsedFile(ctx: RunContext, want: string): string {
-  return join(venvDir(ctx, want), '..', `last-used-${want}.json`);
+  return join(ctx.cacheDir, 'pygments', `last-used-${want}.json`);
 }
 
 async function lastUsed(ctx: RunContext, want: string | undefined): Promise<string | null> {
-  if (!want) return null;
-  try {
-    return (JSON.parse(await readFile(lastUsedFile(ctx, want), 'utf8')) as { path: string }).path;
-  } catch {
-    return null;
-  }
+  return want ? ((await readJsonFile<{ path: string }>(lastUsedFile(ctx, want)))?.path ?? null) : null;
 }
 
 async function rememberUsed(ctx: RunContext, want: string | undefined, path: string): Promise<void> {
-  if (!want) return;
-  const file = lastUsedFile(ctx, want);
-  await mkdir(join(file, '..'), { recursive: true });
-  await writeFile(`${file}.${process.pid}.tmp`, JSON.stringify({ path }));
-  await rename(`${file}.${process.pid}.tmp`, file);
+  if (want) await writeJsonFile(lastUsedFile(ctx, want), { path });
 }
 
 /**

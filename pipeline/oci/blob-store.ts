@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlobSource } from '../clients/registry.js';
+import { writeJsonFile } from '../json-file.js';
 import type { LayerBlob } from './tar-layer.js';
 
 /** What a store keeps unused: a site's media layers are used (and touched) by every build. */
@@ -88,9 +89,6 @@ export class BlobStore {
   }
 
   async remember(fingerprint: string, blob: LayerBlob): Promise<void> {
-    await mkdir(join(this.dir, 'layers'), { recursive: true });
-    const path = join(this.dir, 'layers', `${fingerprint}.json`);
-    await writeFile(`${path}.tmp`, JSON.stringify(blob));
-    await rename(`${path}.tmp`, path);
+    await writeJsonFile(join(this.dir, 'layers', `${fingerprint}.json`), blob);
   }
 }

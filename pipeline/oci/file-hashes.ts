@@ -1,5 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readJsonFile, writeJsonFile } from '../json-file.js';
 import type { LayerEntry } from './tar-layer.js';
 
 interface Known {
@@ -22,11 +21,7 @@ export class FileHashes {
   ) {}
 
   static async load(file: string): Promise<FileHashes> {
-    try {
-      return new FileHashes(file, JSON.parse(await readFile(file, 'utf8')) as Record<string, Known>);
-    } catch {
-      return new FileHashes(file, {});
-    }
+    return new FileHashes(file, (await readJsonFile<Record<string, Known>>(file)) ?? {});
   }
 
   /** The hash taken when `path` last had this size and mtime, if any; notes the stat for `save`. */
@@ -44,9 +39,6 @@ export class FileHashes {
       const stat = e.source && this.seen.get(e.source);
       if (stat && e.sha256) next[e.source as string] = { stat, sha256: e.sha256 };
     }
-    await mkdir(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(next));
-    await rename(tmp, this.file);
+    await writeJsonFile(this.file, next);
   }
 }
