@@ -251,7 +251,7 @@ export const render = defineStep({
       [source] = await Promise.all([pending.source, leftovers]);
       await writeStylesheet(ctx, await pending.pygments, tmpDir);
     } catch (e) {
-      await Promise.all([leftovers, rm(tmpDir, { recursive: true, force: true })]);
+      await Promise.allSettled([leftovers, rm(tmpDir, { recursive: true, force: true })]);
       throw e;
     }
     await swapIn(ctx, tmpDir, outDir);

@@ -147,9 +147,10 @@ export async function planSiteLayers(opts: {
     const asset = isAsset(rel);
     const mtime = (asset && opts.sourceTime?.(rel)) || opts.mtime;
     const entry: LayerEntry = { path: `${root}/${rel}`, type: 'file', size, source, mtime };
-    if (asset) entry.sha256 = opts.hashes?.lookup(source, size, info.mtimeNs);
-    if (asset) assets[bucketOf(rel)]?.push(entry);
-    else text.push(entry);
+    if (asset) {
+      entry.sha256 = opts.hashes?.lookup(source, size, info.mtimeNs);
+      assets[bucketOf(rel)]?.push(entry);
+    } else text.push(entry);
   }
   const server = opts.extraFiles.map(
     (f): LayerEntry => ({

@@ -175,7 +175,8 @@ export async function* tarChunks(
   }
   if (off + 2 * BLOCK > CHUNK) yield take();
   off += 2 * BLOCK;
-  yield take();
+  // The last chunk: no fresh buffer after it.
+  yield buf.subarray(0, off);
 }
 
 /** Passes bytes through while hashing and counting them. */
