@@ -36,14 +36,14 @@ export interface HeadInfo {
   commitTime: Date;
 }
 
-export async function head(root: string, signal?: AbortSignal): Promise<HeadInfo> {
+export async function head(dir: string, signal?: AbortSignal): Promise<HeadInfo> {
   const [line, ref] = await Promise.all([
-    git(root, ['log', '-1', '--format=%H %ct'], signal).catch((e: unknown) => {
-      throw new SitepipeError('NO_COMMITS', `${root} has no commits yet`, 'commit the site first', [], {
+    git(dir, ['log', '-1', '--format=%H %ct'], signal).catch((e: unknown) => {
+      throw new SitepipeError('NO_COMMITS', `${dir} has no commits yet`, 'commit the site first', [], {
         cause: e,
       });
     }),
-    git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'], signal).catch(() => ''),
+    git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD'], signal).catch(() => ''),
   ]);
   const [commit = '', seconds = '0'] = line.split(' ');
   return { commit, branch: ref === '' ? null : ref, commitTime: new Date(Number(seconds) * 1000) };
