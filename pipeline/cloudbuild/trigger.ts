@@ -149,6 +149,11 @@ export interface ApplyTriggerResult {
   id: string;
   /** Under --dry-run: the request that was not sent. */
   request: RecordedRequest | null;
+  /**
+   * Under --dry-run: why the existing trigger could not be looked up (no credentials, no
+   * access); the request shown is then the one for a trigger that does not exist yet.
+   */
+  lookupFailed?: string;
 }
 
 /** Looks the trigger up by name; null when there is none. */
@@ -196,7 +201,13 @@ async function send(
 
 export async function applyTrigger(opts: ApplyTriggerOptions): Promise<ApplyTriggerResult> {
   const t = opts.trigger;
-  const existing = await findTrigger(opts.client, opts.projectId, t);
+  let lookupFailed: string | undefined;
+  // A dry run shows the request even where nothing can be looked up (a laptop with no credentials).
+  const existing = await findTrigger(opts.client, opts.projectId, t).catch((e: Error) => {
+    if (!opts.dryRun) throw e;
+    lookupFailed = e.message;
+    return null;
+  });
   const resource = triggerResource(opts);
   const action = existing ? 'update' : 'create';
   if (opts.dryRun) {
@@ -207,7 +218,8 @@ export async function applyTrigger(opts: ApplyTriggerOptions): Promise<ApplyTrig
     } finally {
       await recorder.close();
     }
-    return { action, id: existing?.id ?? '', request: transport.requests.at(-1) ?? null };
+    const request = transport.requests.at(-1) ?? null;
+    return { action, id: existing?.id ?? '', request, ...(lookupFailed ? { lookupFailed } : {}) };
   }
   try {
     const result = await send(opts.client, opts.projectId, t, resource, existing);

@@ -233,9 +233,21 @@ async function triggerApplyCommand(flags: TriggerFlags, reporter: Reporter): Pro
       dryRun: flags.dryRun ?? false,
     });
     const name = settings.trigger.name;
+    if (result.lookupFailed) {
+      reporter.warn(
+        'trigger',
+        `could not look up trigger ${name} (${result.lookupFailed}); if it exists, the request is a PATCH to its id`,
+      );
+    }
     if (result.request) {
       reporter.result(
-        { action: result.action, trigger: name, request: result.request, dryRun: true },
+        {
+          action: result.action,
+          trigger: name,
+          request: result.request,
+          dryRun: true,
+          ...(result.lookupFailed ? { lookupFailed: result.lookupFailed } : {}),
+        },
         [
           `would ${result.action} trigger ${name} in ${projectId} (${configPath}):`,
           `${result.request.method} ${result.request.path}`,

@@ -112,6 +112,19 @@ describe('sitepipe trigger apply (real client, REST, local HTTP server)', () => 
     expect(dry.request).toEqual({ method: sent?.method, path: sent?.path, body: sent?.body });
   });
 
+  it('--dry-run still shows the request when the lookup is refused (no credentials, no access)', async () => {
+    api.respond({
+      status: 403,
+      body: {
+        error: { code: 403, message: 'The caller does not have permission', status: 'PERMISSION_DENIED' },
+      },
+    });
+    const dry = await applyTrigger({ projectId: 'p1', trigger: github, build, client, dryRun: true });
+    expect(api.requests.map((r) => r.method)).toEqual(['GET']);
+    expect(dry.lookupFailed).toMatch(/sitepipe-push/);
+    expect(dry).toMatchObject({ action: 'create', request: { method: 'POST', body: githubBody } });
+  });
+
   it('a regional trigger on a 2nd-gen repository, with the build inline, uses the location routes', async () => {
     const regional = trigger({
       location: 'europe-west1',
