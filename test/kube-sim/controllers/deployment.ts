@@ -262,18 +262,14 @@ export class DeploymentController {
         'deployment-controller',
       );
     const annotationsD = { ...(d.metadata.annotations ?? {}), [REVISION]: revision };
-    if (this.hasDeadline(d)) {
-      setCondition(
+    if (this.hasDeadline(d))
+      this.restartProgress(
+        d,
         status,
-        newCondition(
-          'Progressing',
-          'True',
-          Reasons.NewReplicaSet,
-          `Created new replica set "${created.metadata.name}"`,
-        ),
+        'True',
+        Reasons.NewReplicaSet,
+        `Created new replica set "${created.metadata.name}"`,
       );
-      this.progressAt.set(d.metadata.uid ?? '', Date.now());
-    }
     api.write(
       types.deployments,
       { ...d, metadata: { ...d.metadata, annotations: annotationsD }, status },
@@ -321,16 +317,13 @@ export class DeploymentController {
       changed = true;
     }
     if (this.hasDeadline(d) && !getCondition(status.conditions, 'Progressing')) {
-      setCondition(
+      this.restartProgress(
+        d,
         status,
-        newCondition(
-          'Progressing',
-          'True',
-          Reasons.FoundNewRS,
-          `Found new replica set "${newRS.metadata.name}"`,
-        ),
+        'True',
+        Reasons.FoundNewRS,
+        `Found new replica set "${newRS.metadata.name}"`,
       );
-      this.progressAt.set(d.metadata.uid ?? '', Date.now());
       changed = true;
     }
     if (!changed) return d;
@@ -529,11 +522,7 @@ export class DeploymentController {
             newCondition('Progressing', 'Unknown', Reasons.Paused, 'Deployment is paused'),
           );
       } else if (cond?.reason === Reasons.Paused) {
-        setCondition(
-          status,
-          newCondition('Progressing', 'Unknown', Reasons.Resumed, 'Deployment is resumed'),
-        );
-        this.progressAt.set(uid, Date.now());
+        this.restartProgress(d, status, 'Unknown', Reasons.Resumed, 'Deployment is resumed');
       } else {
         const isComplete =
           status.replicas === status.updatedReplicas && cond?.reason === Reasons.NewRSAvailable;
@@ -566,6 +555,18 @@ export class DeploymentController {
     const next = compact(status);
     if (deepEqual(next, compact(old))) return;
     this.ctx.api.write(this.ctx.types.deployments, { ...d, status: next }, MANAGER, 'status');
+  }
+
+  /** Sets the Progressing condition and starts the progress deadline's clock again. */
+  private restartProgress(
+    d: KubeObject,
+    status: Status,
+    condition: Condition['status'],
+    reason: string,
+    message: string,
+  ): void {
+    setCondition(status, newCondition('Progressing', condition, reason, message));
+    this.progressAt.set(d.metadata.uid ?? '', Date.now());
   }
 
   /** deploymentutil.DeploymentProgressing */
