@@ -1,3 +1,5 @@
+import { tarChunks } from './oci/tar-layer.js';
+
 /**
  * The nginx server config sitepipe puts into every image. The listen directive sits in its
  * own file so that smoke tests can move the server to a free loopback port while every
@@ -11,6 +13,21 @@ export const HEALTH_PATH = '/healthz';
 
 export function listenConf(port: number, address?: string): string {
   return `listen ${address ? `${address}:` : ''}${port};\n`;
+}
+
+/** listen.conf for `port` on `address`, as a tar to put into LISTEN_CONF_DIR of a container. */
+export async function listenConfArchive(port: number, address?: string): Promise<Buffer> {
+  const content = Buffer.from(listenConf(port, address));
+  const chunks: Buffer[] = [];
+  const entry = {
+    path: 'listen.conf',
+    type: 'file' as const,
+    size: content.length,
+    content,
+    mtime: new Date(),
+  };
+  for await (const chunk of tarChunks([entry])) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 export function serverConf(): string {

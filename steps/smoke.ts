@@ -1,13 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { create as createTar } from 'tar';
 import { connectDocker, pingDocker, pullImage } from '../pipeline/clients/docker.js';
 import { mapLimit } from '../pipeline/concurrency.js';
 import { SitepipeError } from '../pipeline/errors.js';
-import { HEALTH_PATH, LISTEN_CONF_DIR, listenConf } from '../pipeline/nginx.js';
+import { HEALTH_PATH, LISTEN_CONF_DIR, listenConfArchive } from '../pipeline/nginx.js';
 import { parseRepository } from '../pipeline/reference.js';
 import { openRegistry } from '../pipeline/registries.js';
 import { sitemapPaths } from '../pipeline/sitemap.js';
@@ -42,16 +38,7 @@ async function startOnLoopback(docker: Docker, image: string, port: number): Pro
     Labels: { 'io.sitepipe.smoke': 'true' },
     HostConfig: { NetworkMode: 'host' },
   });
-  const dir = await mkdtemp(join(tmpdir(), 'sitepipe-smoke-'));
-  try {
-    await writeFile(join(dir, 'listen.conf'), listenConf(port, '127.0.0.1'));
-    const archive = createTar({ cwd: dir, portable: true }, [
-      'listen.conf',
-    ]) as unknown as NodeJS.ReadableStream;
-    await container.putArchive(archive, { path: LISTEN_CONF_DIR });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  await container.putArchive(await listenConfArchive(port, '127.0.0.1'), { path: LISTEN_CONF_DIR });
   await container.start();
   return container;
 }

@@ -3,15 +3,10 @@
  * each container's nginx moved to its own free loopback port by replacing sitepipe's
  * /etc/nginx/sitepipe/listen.conf before start, as steps/smoke.ts does.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { create as createTar } from 'tar';
 import { followProgress } from '../../../pipeline/clients/docker.js';
-import { LISTEN_CONF_DIR, listenConf } from '../../../pipeline/nginx.js';
+import { LISTEN_CONF_DIR, listenConfArchive } from '../../../pipeline/nginx.js';
 import { demuxLogs, freePort } from '../../../steps/smoke.js';
 import { checkPullable, type PullCheck, type RegistryCredential } from '../images.js';
 import type { KubeObject } from '../types.js';
@@ -25,21 +20,6 @@ import {
 } from './runtime.js';
 
 export const SIM_LABEL = 'io.sitepipe.kube-sim';
-
-async function listenArchive(port: number): Promise<NodeJS.ReadableStream> {
-  const dir = await mkdtemp(join(tmpdir(), 'kube-sim-listen-'));
-  try {
-    await writeFile(join(dir, 'listen.conf'), listenConf(port, '127.0.0.1'));
-    const stream = createTar({ cwd: dir, portable: true }, [
-      'listen.conf',
-    ]) as unknown as NodeJS.ReadableStream;
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
-    return Readable.from([Buffer.concat(chunks)]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 function tcpOpen(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -104,7 +84,7 @@ export class DockerRuntime implements PodRuntime {
       throw new StartError('CreateContainerError', (e as Error).message);
     }
     try {
-      await container.putArchive(await listenArchive(port), { path: LISTEN_CONF_DIR });
+      await container.putArchive(await listenConfArchive(port, '127.0.0.1'), { path: LISTEN_CONF_DIR });
     } catch (e) {
       await container.remove({ force: true }).catch(() => undefined);
       throw new StartError(
