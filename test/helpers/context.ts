@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type Config, parseConfig } from '../../pipeline/config.js';
-import type { RunContext } from '../../pipeline/step.js';
+import { type RunContext, type StepLog, startNow } from '../../pipeline/step.js';
 
 export interface TestContext extends RunContext {
   lines: string[];
@@ -24,6 +24,11 @@ export function testContext(opts: {
       opts.configYaml ?? 'hugo: { version: 0.111.3 }\nimage: { repository: 127.0.0.1:5000/website }\n',
       'test',
     );
+  const log: StepLog = {
+    info: (m) => lines.push(m),
+    warn: (m) => lines.push(`warning: ${m}`),
+    secret: (v) => secrets.push(v),
+  };
   return {
     config,
     configPath: join(opts.siteDir, 'sitepipe.yaml'),
@@ -34,14 +39,8 @@ export function testContext(opts: {
     allowDirty: opts.allowDirty ?? false,
     signal: new AbortController().signal,
     env: opts.env ?? process.env,
-    log: {
-      info: (m) => lines.push(m),
-      warn: (m) => lines.push(`warning: ${m}`),
-      secret: (v) => secrets.push(v),
-    },
-    afterRun: (task) => {
-      task().catch((e: Error) => lines.push(`warning: clean-up failed: ${e.message}`));
-    },
+    log,
+    afterRun: startNow(log),
     lines,
     secrets,
   };
