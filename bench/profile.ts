@@ -109,7 +109,7 @@ export async function profileImage(outputDir: string, mtime: Date): Promise<Imag
     );
   });
 
-  const plan = await best(() =>
+  const plan = await best(async () =>
     planSiteLayers({
       outputDir,
       siteRoot: SITE_ROOT,

@@ -197,7 +197,7 @@ export async function buildWithOci(
     uploads.push(d, remoteSource(base.client, baseRef.path, d.digest), from);
   const render = await rendered;
 
-  const planned = await planSiteLayers({
+  const planned = planSiteLayers({
     outputDir: render.outputDir,
     siteRoot: SITE_ROOT,
     mtime,

@@ -127,14 +127,14 @@ function filesUnder(dir: string, prefix = ''): string[] {
  * paths. Pages carry the commit time; media the time `sourceTime` gives (when its source last
  * changed), else the commit time. Media hashes come from `hashes` when its files are unchanged.
  */
-export async function planSiteLayers(opts: {
+export function planSiteLayers(opts: {
   outputDir: string;
   siteRoot: string;
   mtime: Date;
   sourceTime?: (rel: string) => Date | undefined;
   hashes?: FileHashes;
   extraFiles: ReadonlyArray<{ path: string; content: Buffer }>;
-}): Promise<PlannedLayer[]> {
+}): PlannedLayer[] {
   const root = opts.siteRoot.replace(/^\/+|\/+$/g, '');
   const paths = filesUnder(opts.outputDir).sort();
   const assets = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);

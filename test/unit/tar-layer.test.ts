@@ -108,14 +108,14 @@ describe('planSiteLayers', () => {
       ...(hashes ? { hashes } : {}),
       extraFiles: [{ path: '/etc/nginx/conf.d/default.conf', content: Buffer.from('server {}') }],
     });
-  const files = (layers: Awaited<ReturnType<typeof planned>>, prefix: string) =>
+  const files = (layers: ReturnType<typeof planned>, prefix: string) =>
     layers
       .filter((l) => l.name.startsWith(prefix))
       .flatMap((l) => l.entries.filter((e) => e.type === 'file').map((e) => e.path.slice(root.length + 1)))
       .sort();
 
   it('puts media, the other files (pages, feeds, sitemap) and the server config apart', async () => {
-    const layers = await planned();
+    const layers = planned();
     expect(files(layers, 'pages-')).toEqual([
       'index.html',
       'index.xml',
@@ -146,24 +146,24 @@ describe('planSiteLayers', () => {
 
   it('gives media the time its source last changed, and directories their newest file', async () => {
     const old = new Date('2025-01-01T00:00:00Z');
-    const layers = await planned((rel) => (rel === 'images/a.jpg' ? old : undefined));
+    const layers = planned((rel) => (rel === 'images/a.jpg' ? old : undefined));
     const entries = layers.flatMap((l) => l.entries);
     expect(entries.find((e) => e.path.endsWith('images/a.jpg'))?.mtime).toEqual(old);
     expect(entries.find((e) => e.path.endsWith('posts/x/index.html'))?.mtime).toEqual(mtime);
   });
 
   /** Each layer's fingerprint once built (building hashes the files it reads). */
-  const fingerprints = async (layers: Awaited<ReturnType<typeof planned>>) => {
+  const fingerprints = async (layers: ReturnType<typeof planned>) => {
     for (const [i, layer] of layers.entries()) await writeLayer(layer.entries, join(work, `${i}.tgz`), layer);
     return layers.map(layerFingerprint);
   };
 
   it('changes only the fingerprint of the layer whose content changed', async () => {
-    const before = await planned();
+    const before = planned();
     const printsBefore = await fingerprints(before);
     // Same size, so the pages split the same way.
     await writeFile(join(out, 'posts/x/index.html'), 'post X');
-    const after = await planned();
+    const after = planned();
     const changed = (await fingerprints(after)).flatMap((f, i) =>
       f !== printsBefore[i] ? [after[i]?.name] : [],
     );
@@ -175,11 +175,11 @@ describe('planSiteLayers', () => {
   it("knows unchanged media by size and mtime without reading it; a changed file's layer must be built", async () => {
     const file = join(work, 'file-hashes.json');
     const hashes = await FileHashes.load(file);
-    const first = await planned(undefined, hashes);
+    const first = planned(undefined, hashes);
     const built = await fingerprints(first);
     await hashes.save(first.flatMap((l) => l.entries));
 
-    const again = await planned(undefined, await FileHashes.load(file));
+    const again = planned(undefined, await FileHashes.load(file));
     const media = again.flatMap((l, i) => (l.media ? [{ name: l.name, i }] : []));
     expect(media.length).toBeGreaterThan(0);
     for (const { i } of media) expect(layerFingerprint(again[i] as PlannedLayer)).toBe(built[i]);
@@ -189,7 +189,7 @@ describe('planSiteLayers', () => {
     );
 
     await writeFile(join(out, 'images/a.jpg'), 'A');
-    const edited = await planned(undefined, await FileHashes.load(file));
+    const edited = planned(undefined, await FileHashes.load(file));
     const unknown = edited.filter((l) => l.media && layerFingerprint(l) === null).map((l) => l.name);
     expect(unknown).toEqual([`assets-${bucketOf('images/a.jpg')}`]);
   });
