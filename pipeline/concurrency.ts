@@ -4,13 +4,8 @@ export async function mapLimit<T, R>(
   limit: number,
   fn: (item: T) => Promise<R>,
 ): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+  const run = limiter(limit);
+  return Promise.all(items.map((item) => run(() => fn(item))));
 }
 
 /** Runs the functions handed to it with at most `limit` in flight, in the order given. */
@@ -18,13 +13,15 @@ export function limiter(limit: number): <R>(fn: () => Promise<R>) => Promise<R> 
   let active = 0;
   const waiting: Array<() => void> = [];
   return async (fn) => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active += 1;
+    if (active < limit) active += 1;
+    // A finishing call hands its slot straight over, so a newcomer cannot slip in between.
+    else await new Promise<void>((resolve) => waiting.push(resolve));
     try {
       return await fn();
     } finally {
-      active -= 1;
-      waiting.shift()?.();
+      const next = waiting.shift();
+      if (next) next();
+      else active -= 1;
     }
   };
 }
