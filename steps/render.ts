@@ -1,8 +1,9 @@
 import type { Stats } from 'node:fs';
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
+import { filesUnder } from '../pipeline/paths.js';
 import { runProcess } from '../pipeline/process.js';
 import type { PygmentsInstall, SourceInfo } from '../pipeline/records.js';
 import { defineStep, type RunContext } from '../pipeline/step.js';
@@ -179,22 +180,10 @@ async function writeStylesheet(ctx: RunContext, install: PygmentsInstall, outDir
   await writeFile(target, install.css);
 }
 
-/** Regular files and their total size under dir (Hugo writes no symlinks); sync calls, a few µs a file. */
+/** Regular files and their total size under dir (Hugo writes no symlinks). */
 export function countFiles(dir: string): { files: number; bytes: number } {
-  let files = 0;
-  let bytes = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const sub = countFiles(path);
-      files += sub.files;
-      bytes += sub.bytes;
-    } else if (entry.isFile()) {
-      files += 1;
-      bytes += lstatSync(path).size;
-    }
-  }
-  return { files, bytes };
+  const files = filesUnder(dir);
+  return { files: files.length, bytes: files.reduce((n, f) => n + lstatSync(join(dir, f)).size, 0) };
 }
 
 /**
@@ -203,8 +192,8 @@ export function countFiles(dir: string): { files: number; bytes: number } {
  * done here, or while Hugo runs, it slows the steps on the way to the push.
  */
 async function swapIn(ctx: RunContext, tmpDir: string, outDir: string): Promise<void> {
+  // removeLeftovers has removed any earlier public.old by now.
   const oldDir = `${outDir}.old`;
-  await rm(oldDir, { recursive: true, force: true });
   if (await statOrNull(outDir)) await rename(outDir, oldDir);
   await rename(tmpDir, outDir);
   ctx.afterRun(() => rm(oldDir, { recursive: true, force: true }));
