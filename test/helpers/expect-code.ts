@@ -11,3 +11,13 @@ export async function expectCode(promise: Promise<unknown>, code: string): Promi
   expect((err as SitepipeError).code, (err as Error).message).toBe(code);
   return err as SitepipeError;
 }
+
+/** The error a synchronous call throws (the test fails when it throws none). */
+export function problem(fn: () => unknown): SitepipeError {
+  try {
+    fn();
+  } catch (e) {
+    return e as SitepipeError;
+  }
+  throw new Error('expected an error');
+}

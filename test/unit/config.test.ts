@@ -3,16 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../pipeline/config.js';
-import type { SitepipeError } from '../../pipeline/errors.js';
-
-function problem(fn: () => unknown): SitepipeError {
-  try {
-    fn();
-  } catch (e) {
-    return e as SitepipeError;
-  }
-  throw new Error('expected an error');
-}
+import { problem } from '../helpers/expect-code.js';
 
 describe('config', () => {
   it('fills defaults', () => {

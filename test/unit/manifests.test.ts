@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Config, parseConfig } from '../../pipeline/config.js';
-import type { SitepipeError } from '../../pipeline/errors.js';
 import {
   buildManifests,
   gcloudCommands,
@@ -17,6 +16,7 @@ import {
   validateManifests,
   writeManifests,
 } from '../../pipeline/kube/manifests.js';
+import { problem } from '../helpers/expect-code.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const IMAGE = `gcr.io/p/site@${DIGEST}`;
@@ -30,15 +30,6 @@ function config(deploy: Record<string, unknown> | null, image: Record<string, un
     }),
     'test.yaml',
   );
-}
-
-function problem(fn: () => unknown): SitepipeError {
-  try {
-    fn();
-  } catch (e) {
-    return e as SitepipeError;
-  }
-  throw new Error('expected an error');
 }
 
 const find = (objects: KubeObject[], kind: string) => objects.filter((o) => o.kind === kind);
