@@ -52,6 +52,8 @@ export const renderRecord = z.object({
   durationMs: z.number(),
   hugoVersion: z.string(),
   commit: z.string(),
+  /** The URL path the site lives under ("/" or e.g. "/blog/"), from its baseURL. */
+  basePath: z.string(),
 });
 
 export const imageRecord = z.object({
