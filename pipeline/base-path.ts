@@ -1,27 +1,28 @@
 import { runProcess } from './process.js';
 
-/**
- * The URL path the site lives under ("/" or e.g. "/blog/"), from the baseURL Hugo renders
- * with: the config override, else what `hugo config` says for the production environment.
- * The image serves the site under this path, so that its own links resolve.
- */
-export async function siteBasePath(opts: {
+export interface SiteBaseOptions {
   hugoPath: string;
   siteDir: string;
   baseURL?: string;
   environment?: string;
   signal?: AbortSignal;
-}): Promise<string> {
-  const baseURL = opts.baseURL ?? (await hugoBaseURL(opts));
-  return basePathOf(baseURL);
 }
 
-async function hugoBaseURL(opts: {
-  hugoPath: string;
-  siteDir: string;
-  environment?: string;
-  signal?: AbortSignal;
-}): Promise<string> {
+/**
+ * The baseURL Hugo renders with (the config override, else what `hugo config` says for the
+ * production environment) and the URL path the site lives under ("/" or e.g. "/blog/"). The
+ * image serves the site under this path, so that its own links resolve.
+ */
+export async function siteBase(opts: SiteBaseOptions): Promise<{ url: string; path: string }> {
+  const url = opts.baseURL ?? (await hugoBaseURL(opts));
+  return { url, path: basePathOf(url) };
+}
+
+export async function siteBasePath(opts: SiteBaseOptions): Promise<string> {
+  return (await siteBase(opts)).path;
+}
+
+async function hugoBaseURL(opts: SiteBaseOptions): Promise<string> {
   const { stdout } = await runProcess(
     opts.hugoPath,
     ['config', '--source', opts.siteDir, '--environment', opts.environment ?? 'production'],

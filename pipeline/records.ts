@@ -5,7 +5,7 @@ import { z } from 'zod';
  * versioned JSON record, so a step can run in a separate process (a Cloud Build step)
  * and pick up what earlier steps produced.
  */
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
 
 export const sourceRecord = z.object({
   commit: z.string().regex(/^[0-9a-f]{40}$/),
@@ -18,7 +18,11 @@ export const sourceRecord = z.object({
   sourceUrl: z.string().nullable(),
 });
 
+/** The commit every record after `source` was made from: a step refuses inputs of two commits. */
+const commit = z.string().regex(/^[0-9a-f]{40}$/);
+
 export const tagRecord = z.object({
+  commit,
   repository: z.string(),
   /** Tags in the order they are set: the commit tag first, then the branch tag. */
   tags: z.array(z.string()).min(1),
@@ -51,12 +55,14 @@ export const renderRecord = z.object({
   bytes: z.number().int(),
   durationMs: z.number(),
   hugoVersion: z.string(),
-  commit: z.string(),
-  /** The URL path the site lives under ("/" or e.g. "/blog/"), from its baseURL. */
+  commit,
+  /** The baseURL Hugo rendered with, and the URL path the site lives under ("/" or e.g. "/blog/"). */
+  baseURL: z.string(),
   basePath: z.string(),
 });
 
 export const imageRecord = z.object({
+  commit,
   builder: z.enum(['docker', 'oci']),
   /** What smoke runs: the engine's image id (docker), or repository@digest already in the registry (oci). */
   localRef: z.string(),
@@ -71,17 +77,25 @@ export const imageRecord = z.object({
 });
 
 export const smokeRecord = z.object({
+  commit,
+  /** The image smoke ran (the image record's localRef); push moves tags only onto this one. */
+  image: z.string(),
+  /** false when smoke.enabled is off: nothing was run. */
+  tested: z.boolean(),
   pages: z.number().int(),
+  /** Page and linked resource paths fetched. */
   checked: z.array(z.string()),
 });
 
 export const pushRecord = z.object({
+  commit,
   repository: z.string(),
   tags: z.array(z.string()),
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
 });
 
 export const deployRecord = z.object({
+  commit,
   /** false when the config has no deploy: section. */
   deployed: z.boolean(),
   image: z.string().nullable(),

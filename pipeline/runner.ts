@@ -1,7 +1,8 @@
 import { SitepipeError, toSitepipeError } from './errors.js';
 import type { Reporter } from './output.js';
 import type { Outputs, StepName } from './records.js';
-import { readRecord, writeRecord } from './state.js';
+import { readRecord, removeRecord, writeRecord } from './state.js';
+import { lockStateDir } from './state-lock.js';
 import { dependencies, type Pending, type RunContext, type Step } from './step.js';
 
 export type AnyStep = Step<StepName, StepName, StepName>;
@@ -57,8 +58,20 @@ class Stopped extends Error {}
  * what the run throws.
  */
 export async function runPipeline(opts: RunOptions): Promise<Partial<Outputs>> {
-  const { reporter } = opts;
   const steps = selectSteps(opts.pipeline, opts.only);
+  const lock = await lockStateDir(
+    opts.context.stateDir,
+    `sitepipe run ${opts.only.length ? opts.only.join(' ') : '(all steps)'}`,
+  );
+  try {
+    return await runSteps(opts, steps);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runSteps(opts: RunOptions, steps: readonly AnyStep[]): Promise<Partial<Outputs>> {
+  const { reporter } = opts;
   const housekeeping: Array<{ step: string; task: () => Promise<void> }> = [];
   const ctxFor = (name: string, signal = opts.context.signal): RunContext => ({
     ...opts.context,
@@ -124,7 +137,12 @@ export async function runPipeline(opts: RunOptions): Promise<Partial<Outputs>> {
       const inputs = Object.fromEntries(
         step.needs.map((n, i) => [n, (needed[i] as { output: unknown }).output]),
       );
-      const pending = Object.fromEntries((step.awaits ?? []).map((n) => [n, outputOf(n, resultOf)]));
+      const sameCommit = oneCommit(step.name, inputs);
+      const pending = Object.fromEntries(
+        (step.awaits ?? []).map((n) => [n, outputOf(n, resultOf, sameCommit)]),
+      );
+      // A step that fails or is killed leaves no record: what it made before is not its output now.
+      await removeRecord(ctx.stateDir, step.name);
       const output = await step.run(ctx, inputs as Outputs, pending as Pending<StepName>);
       await writeRecord(ctx.stateDir, step.name, output);
       reporter.stepFinished(step.name, 'ok', Date.now() - started, step.summarize?.(output) ?? '');
@@ -155,10 +173,38 @@ export async function runPipeline(opts: RunOptions): Promise<Partial<Outputs>> {
   return outputs as Partial<Outputs>;
 }
 
+/**
+ * Checks that the inputs carrying a commit all carry the same one: a record an earlier run left
+ * (of another commit, or of a step that has run again since) must never be mixed into this
+ * commit's image or tags. Returns a check for inputs that arrive later.
+ */
+function oneCommit(step: string, inputs: Record<string, unknown>): (name: string, output: unknown) => void {
+  const seen = new Map<string, string>();
+  const check = (name: string, output: unknown) => {
+    const commit = (output as { commit?: unknown } | null)?.commit;
+    if (typeof commit !== 'string') return;
+    const [other] = [...seen].filter(([, c]) => c !== commit);
+    seen.set(name, commit);
+    if (!other) return;
+    throw new SitepipeError(
+      'RECORD_STALE',
+      `${step} would combine the ${other[0]} record of commit ${other[1].slice(0, 12)} with the ${name} record of commit ${commit.slice(0, 12)}`,
+      `a record from an earlier run is left in the state dir; run the steps for this commit again, e.g. \`sitepipe run ${[other[0], name].join(' ')} ${step}\``,
+    );
+  };
+  for (const [name, output] of Object.entries(inputs)) check(name, output);
+  return check;
+}
+
 /** A promise of a step's output that the step may never await, so its failure is not unhandled. */
-function outputOf(name: StepName, resultOf: (name: StepName) => Promise<Result>): Promise<unknown> {
+function outputOf(
+  name: StepName,
+  resultOf: (name: StepName) => Promise<Result>,
+  check: (name: string, output: unknown) => void,
+): Promise<unknown> {
   const output = resultOf(name).then((r) => {
     if (!r.produced) throw new Stopped(`${name} produced nothing in this dry run`);
+    check(name, r.output);
     return r.output;
   });
   output.catch(() => undefined);

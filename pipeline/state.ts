@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SitepipeError } from './errors.js';
 import { writeJsonFile } from './json-file.js';
@@ -15,6 +15,10 @@ export async function writeRecord<N extends StepName>(
   output: Outputs[N],
 ): Promise<void> {
   await writeJsonFile(recordPath(stateDir, step), { version: RECORD_VERSION, step, output }, true);
+}
+
+export async function removeRecord(stateDir: string, step: StepName): Promise<void> {
+  await rm(recordPath(stateDir, step), { force: true });
 }
 
 export async function readRecord<N extends StepName>(stateDir: string, step: N): Promise<Outputs[N]> {

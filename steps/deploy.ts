@@ -25,7 +25,7 @@ export const deploy = defineStep({
   async run(ctx, { source, tag, push }) {
     if (!ctx.config.deploy) {
       ctx.log.info('no deploy: section in the config; nothing to roll');
-      return { deployed: false, image: null, previousImage: null };
+      return { commit: source.commit, deployed: false, image: null, previousImage: null };
     }
     const { rollTo } = await import('../pipeline/kube/roll.js');
     const { release, previousImage } = await rollTo(ctx, {
@@ -36,7 +36,7 @@ export const deploy = defineStep({
       tag: tag.commitTag,
       action: 'deploy',
     });
-    return { deployed: true, image: release.image, previousImage };
+    return { commit: source.commit, deployed: true, image: release.image, previousImage };
   },
   summarize: (d) => (d.deployed ? `live: ${d.image}` : 'skipped (no deploy: section)'),
 });

@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { lstatSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { siteBasePath } from '../pipeline/base-path.js';
+import { siteBase } from '../pipeline/base-path.js';
 import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
 import { filesUnder } from '../pipeline/paths.js';
 import { runProcess } from '../pipeline/process.js';
@@ -234,18 +234,18 @@ export const render = defineStep({
     const tmpDir = `${outDir}.tmp-${Date.now().toString(36)}`;
     await mkdir(ctx.stateDir, { recursive: true });
     const leftovers = removeLeftovers(ctx.stateDir, outDir, tmpDir);
-    const basePath = siteBasePath({
+    const base = siteBase({
       hugoPath: inputs.hugo.path,
       siteDir: ctx.siteDir,
       baseURL: ctx.config.site.baseURL,
       signal: ctx.signal,
     });
-    basePath.catch(() => undefined);
+    base.catch(() => undefined);
     let source: SourceInfo;
     try {
       await runHugo(ctx, inputs.hugo.path, tmpDir);
       // Nothing is swapped in unless git accepted the tree.
-      [source] = await Promise.all([pending.source, leftovers, basePath]);
+      [source] = await Promise.all([pending.source, leftovers, base]);
       await writeStylesheet(ctx, await pending.pygments, tmpDir);
     } catch (e) {
       await Promise.allSettled([leftovers, rm(tmpDir, { recursive: true, force: true })]);
@@ -260,7 +260,8 @@ export const render = defineStep({
       durationMs: Math.round(performance.now() - started),
       hugoVersion: inputs.hugo.version,
       commit: source.commit,
-      basePath: await basePath,
+      baseURL: (await base).url,
+      basePath: (await base).path,
     };
   },
   plan: (ctx, inputs) =>

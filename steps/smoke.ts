@@ -3,6 +3,8 @@ import type Docker from 'dockerode';
 import { connectDocker, pingDocker, pullImage } from '../pipeline/clients/docker.js';
 import { mapLimit } from '../pipeline/concurrency.js';
 import { SitepipeError } from '../pipeline/errors.js';
+import { OWNER_LABEL, ownerTag, removeDeadSmokeContainers, SMOKE_LABEL } from '../pipeline/leftovers.js';
+import { linkedResources } from '../pipeline/linked-resources.js';
 import { HEALTH_PATH, LISTEN_CONF_DIR, listenConfArchive } from '../pipeline/nginx.js';
 import { parseRepository } from '../pipeline/reference.js';
 import { openRegistry } from '../pipeline/registries.js';
@@ -35,7 +37,8 @@ export function freePort(): Promise<number> {
 async function startOnLoopback(docker: Docker, image: string, port: number): Promise<Docker.Container> {
   const container = await docker.createContainer({
     Image: image,
-    Labels: { 'io.sitepipe.smoke': 'true' },
+    // The owner lets a later run remove this container if this run is killed before it does.
+    Labels: { [SMOKE_LABEL]: 'true', [OWNER_LABEL]: ownerTag() },
     HostConfig: { NetworkMode: 'host' },
   });
   await container.putArchive(await listenConfArchive(port, '127.0.0.1'), { path: LISTEN_CONF_DIR });
@@ -106,21 +109,26 @@ async function fetchAll(base: string, paths: readonly string[], signal: AbortSig
   return results.filter((r): r is string => r !== null);
 }
 
-/** Runs the built image before anything is pushed and fetches every page of the sitemap. */
+/**
+ * Runs the built image before anything is pushed and fetches every page of the sitemap and
+ * every same-site resource those pages load (stylesheets, scripts, images, and what the
+ * stylesheets load): a page that answers 200 without its CSS or images is not a working site.
+ */
 export const smoke = defineStep({
   name: 'smoke',
   needs: ['image', 'render'],
   mutates: false,
-  description: 'serve the image and fetch every page in the sitemap',
+  description: 'serve the image and fetch every page in the sitemap and what the pages load',
   async preflight(ctx) {
     if (ctx.config.smoke.enabled) await pingDocker(await connectDocker(ctx.env));
   },
   async run(ctx, { image, render }) {
+    const untested = { commit: image.commit, image: image.localRef, tested: false, pages: 0, checked: [] };
     if (!ctx.config.smoke.enabled) {
       ctx.log.warn('smoke.enabled is false: the image is pushed untested');
-      return { pages: 0, checked: [] };
+      return untested;
     }
-    const paths = await sitemapPaths(render.outputDir);
+    const paths = await sitemapPaths(render.outputDir, render.basePath);
     if (paths.length === 0) {
       throw new SitepipeError(
         'SMOKE_FAILED',
@@ -128,7 +136,15 @@ export const smoke = defineStep({
         'check that Hugo writes sitemap.xml',
       );
     }
+    const resources = linkedResources({
+      outputDir: render.outputDir,
+      basePath: render.basePath,
+      siteURL: render.baseURL,
+      pages: paths,
+    });
     const docker = await connectDocker(ctx.env);
+    const removed = await removeDeadSmokeContainers(docker);
+    if (removed > 0) ctx.log.info(`removed ${removed} smoke container(s) left by killed runs`);
     if (image.builder === 'oci') {
       // The daemonless build lives only in the registry so far: run exactly that digest.
       const ref = parseRepository(ctx.config.image.repository);
@@ -149,10 +165,22 @@ export const smoke = defineStep({
           failures.slice(0, LIST_LIMIT),
         );
       }
+      const missing = await fetchAll(base, resources, ctx.signal);
+      if (missing.length > 0) {
+        throw new SitepipeError(
+          'SMOKE_FAILED',
+          `${missing.length} of ${resources.length} resources the pages load (stylesheets, scripts, images) did not answer 200`,
+          'the image is not pushed; check that those files are in the site (static/, assets/) and copied into the image',
+          missing.slice(0, LIST_LIMIT),
+        );
+      }
     } finally {
       await container.remove({ force: true }).catch(() => undefined);
     }
-    return { pages: paths.length, checked: paths };
+    return { ...untested, tested: true, pages: paths.length, checked: [...paths, ...resources] };
   },
-  summarize: (s) => `${s.pages} pages answered 200`,
+  summarize: (s) =>
+    s.tested
+      ? `${s.pages} pages and ${s.checked.length - s.pages} linked resources answered 200`
+      : 'not run (smoke.enabled: false)',
 });

@@ -4,6 +4,9 @@ import { defineStep } from '../pipeline/step.js';
 
 const DIRTY_SUFFIX = '-dirty';
 
+/** The shape of an abbreviated commit: a branch tag like this could overwrite a commit's own tag. */
+const COMMIT_SHAPED = /^[0-9a-f]{7,40}$/;
+
 /**
  * Turns a branch name into a valid tag: anything outside [A-Za-z0-9_.-] becomes '-',
  * runs of '-' collapse, and a tag may not start with '.' or '-'.
@@ -42,6 +45,13 @@ export function planTags(input: TagInput) {
         'rename the branch to include letters or digits, or set tags.branch: false',
       );
     }
+    if (COMMIT_SHAPED.test(base)) {
+      throw new SitepipeError(
+        'BRANCH_TAG_LOOKS_LIKE_COMMIT',
+        `branch "${input.branch}" would be tagged ${base}, which looks like a commit tag: it could overwrite that commit's image, and pin would then roll out another commit`,
+        'rename the branch (e.g. add a letter outside a-f), or set tags.branch: false',
+      );
+    }
     branchTag = `${base}${suffix}`;
   }
   const tags = [...(input.commitTags ? [commitTag] : []), ...(branchTag ? [branchTag] : [])];
@@ -52,7 +62,7 @@ export function planTags(input: TagInput) {
       'set tags.commit: true, or run on a branch',
     );
   }
-  return { repository, tags, commitTag, branchTag };
+  return { commit: input.commit, repository, tags, commitTag, branchTag };
 }
 
 export const tag = defineStep({

@@ -97,6 +97,7 @@ export async function buildWithDocker(
   // Tags in the engine are local names; the registry's tags move only in the push step.
   for (const t of tag.tags) await docker.getImage(id).tag({ repo: tag.repository, tag: t });
   return {
+    commit: source.commit,
     builder: 'docker',
     localRef: id,
     digest: null,

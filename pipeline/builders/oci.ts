@@ -90,18 +90,26 @@ function bufferSource(data: Buffer): BlobSource {
   return { seekable: false, open: () => Readable.from([data]) };
 }
 
-/** The OCI layout and `docker load` tarball, when the config asks for them. */
+/**
+ * The OCI layout and `docker load` tarball, when the config asks for them. Every blob comes
+ * from the store; one missing there (an emptied cache) is fetched from where it lives: base
+ * layers from the base repository, site layers from the target, which has them by now.
+ */
 async function writeOutputs(
   ctx: RunContext,
   store: BlobStore,
-  base: { client: RegistryClient; path: string },
+  from: { base: { client: RegistryClient; path: string }; target: { client: RegistryClient; path: string } },
   image: ComposedImage,
   tag: TagPlan,
+  baseLayers: number,
 ): Promise<void> {
   const { ociLayout, dockerArchive } = ctx.config.image;
   if (!ociLayout && !dockerArchive) return;
   const [config, ...layers] = [image.configDescriptor, ...image.layers];
-  for (const layer of layers) await fetchBlob(store, base.client, base.path, layer);
+  for (const [i, layer] of layers.entries()) {
+    const { client, path } = i < baseLayers ? from.base : from.target;
+    await fetchBlob(store, client, path, layer);
+  }
   const local = {
     manifestDigest: image.digest,
     manifest: image.manifest,
@@ -200,11 +208,12 @@ export async function buildWithOci(
   const planned = planSiteLayers({
     outputDir: render.outputDir,
     siteRoot: SITE_ROOT,
+    basePath: render.basePath,
     mtime,
     sourceTime,
     hashes,
     extraFiles: [
-      { path: SERVER_CONF_PATH, content: Buffer.from(serverConf()) },
+      { path: SERVER_CONF_PATH, content: Buffer.from(serverConf(render.basePath)) },
       { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
     ],
   });
@@ -237,6 +246,7 @@ export async function buildWithOci(
     baseConfig: baseImage.config,
     layers,
     created: source.commitTime,
+    port: ctx.config.image.port,
     labels,
     annotations: {
       'org.opencontainers.image.base.name': ctx.config.image.base,
@@ -251,11 +261,22 @@ export async function buildWithOci(
   uploads.push(image.configDescriptor, bufferSource(image.config));
   const uploadedBytes = await uploads.done();
   await target.client.putManifest(targetRef.path, image.digest, MEDIA.ociManifest, image.manifest);
-  await writeOutputs(ctx, store, { ...base, path: baseRef.path }, image, tag);
+  await writeOutputs(
+    ctx,
+    store,
+    {
+      base: { client: base.client, path: baseRef.path },
+      target: { client: target.client, path: targetRef.path },
+    },
+    image,
+    tag,
+    baseImage.manifest.layers.length,
+  );
   ctx.log.info(
     `uploaded ${(uploadedBytes / 1e6).toFixed(2)} MB; ${layers.map((l) => `${l.name} ${(l.size / 1e6).toFixed(2)} MB`).join(', ')}`,
   );
   return {
+    commit: source.commit,
     builder: 'oci',
     localRef: `${tag.repository}@${image.digest}`,
     digest: image.digest,

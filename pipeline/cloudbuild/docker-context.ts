@@ -105,6 +105,7 @@ export async function adoptDockerImage(opts: {
     .remove({ noprune: true })
     .catch(() => undefined);
   const image: BuiltImage = {
+    commit: tag.commit,
     builder: 'docker',
     localRef: info.Id,
     digest: null,

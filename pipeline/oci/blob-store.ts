@@ -3,10 +3,12 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'n
 import { join } from 'node:path';
 import type { BlobSource } from '../clients/registry.js';
 import { writeJsonFile } from '../json-file.js';
+import { ownedPrefix, removeDeadTempEntries } from '../leftovers.js';
 import type { LayerBlob } from './tar-layer.js';
 
 /** What a store keeps unused: a site's media layers are used (and touched) by every build. */
 export const UNUSED_DAYS = 7;
+const TEMP_PREFIX = '.tmp-';
 
 /**
  * Content-addressed blobs in the cache dir (an OCI layout's blobs/ tree), and what each
@@ -39,7 +41,7 @@ export class BlobStore {
     discard(): Promise<void>;
   }> {
     await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
-    const path = join(this.dir, 'blobs', `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const path = join(this.dir, 'blobs', `${ownedPrefix(TEMP_PREFIX)}${Math.random().toString(36).slice(2)}`);
     return {
       path,
       commit: (digest) => rename(path, this.blobPath(digest)),
@@ -70,8 +72,12 @@ export class BlobStore {
     }
   }
 
-  /** Removes blobs, layer records and temp files nobody used (or wrote) for `days` days. */
+  /**
+   * Removes blobs, layer records and temp files nobody used (or wrote) for `days` days, and at
+   * once the temp files of runs that were killed (a layer being written can be tens of MB).
+   */
   async prune(days = UNUSED_DAYS): Promise<void> {
+    await removeDeadTempEntries(TEMP_PREFIX, join(this.dir, 'blobs'));
     const before = Date.now() - days * 24 * 3600 * 1000;
     const dirs = [join(this.dir, 'blobs', 'sha256'), join(this.dir, 'layers'), join(this.dir, 'blobs')];
     for (const dir of dirs) {

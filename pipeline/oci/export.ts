@@ -52,7 +52,23 @@ export async function fetchBlob(
   }
 }
 
-/** An OCI image layout directory (oci-layout, index.json, blobs/), tagged with `refName`. */
+/** Writes a file through a temp name and a rename: a killed run leaves no half file under the final name. */
+async function atomically(target: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${target}.${process.pid}.tmp`;
+  try {
+    await write(tmp);
+    await rename(tmp, target);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * An OCI image layout directory (oci-layout, index.json, blobs/), tagged with `refName`. A
+ * blob already there is kept only when it has its full size (an older sitepipe, killed while
+ * copying, could leave one cut short under its digest name).
+ */
 export async function writeOciLayout(
   dir: string,
   store: BlobStore,
@@ -60,11 +76,15 @@ export async function writeOciLayout(
   refName: string,
 ): Promise<void> {
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  for (const d of [image.config, ...image.layers, { digest: image.manifestDigest }]) {
+  const manifest = { digest: image.manifestDigest, size: image.manifest.length };
+  for (const d of [image.config, ...image.layers, manifest]) {
     const target = join(dir, 'blobs', 'sha256', d.digest.slice('sha256:'.length));
-    if (!(await stat(target).catch(() => null))) await copyFile(store.blobPath(d.digest), target);
+    if ((await stat(target).catch(() => null))?.size === d.size) continue;
+    await atomically(target, (tmp) => copyFile(store.blobPath(d.digest), tmp));
   }
-  await writeFile(join(dir, 'oci-layout'), `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
+  await atomically(join(dir, 'oci-layout'), (tmp) =>
+    writeFile(tmp, `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`),
+  );
   const index = {
     schemaVersion: 2,
     mediaType: MEDIA.ociIndex,
@@ -77,8 +97,7 @@ export async function writeOciLayout(
       },
     ],
   };
-  await writeFile(join(dir, 'index.json.tmp'), JSON.stringify(index));
-  await rename(join(dir, 'index.json.tmp'), join(dir, 'index.json'));
+  await atomically(join(dir, 'index.json'), (tmp) => writeFile(tmp, JSON.stringify(index)));
 }
 
 /** A `docker load` tarball: manifest.json naming the config and layer blobs, and the blobs. */
@@ -113,12 +132,5 @@ export async function writeDockerArchive(
     { path: 'manifest.json', type: 'file', size: manifest.length, content: manifest, mtime },
   ];
   await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  try {
-    await pipeline(Readable.from(tarChunks(entries)), createWriteStream(tmp));
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await atomically(file, (tmp) => pipeline(Readable.from(tarChunks(entries)), createWriteStream(tmp)));
 }

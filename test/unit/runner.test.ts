@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +41,13 @@ function steps(
     preflight: opts.tagPreflight,
     async run(_ctx, { source }) {
       ran.push('tag');
-      return { repository: 'r', tags: [source.shortSha], commitTag: source.shortSha, branchTag: null };
+      return {
+        commit: source.commit,
+        repository: 'r',
+        tags: [source.shortSha],
+        commitTag: source.shortSha,
+        branchTag: null,
+      };
     },
   });
   const push = defineStep({
@@ -53,7 +59,7 @@ function steps(
     plan: (_ctx, { tag }) => `push r:${tag?.commitTag}`,
     async run(_ctx, { tag }) {
       ran.push('push');
-      return { repository: 'r', tags: tag.tags, digest: `sha256:${'b'.repeat(64)}` };
+      return { commit: tag.commit, repository: 'r', tags: tag.tags, digest: `sha256:${'b'.repeat(64)}` };
     },
   });
   return [source, tag, push] as unknown as AnyStep[];
@@ -94,7 +100,7 @@ describe('runPipeline', () => {
     expect(ran).toEqual(['source', 'tag', 'push']);
     expect(outputs.push?.digest).toMatch(/^sha256:b{64}$/);
     const record = JSON.parse(await readFile(join(stateDir, 'records', 'tag.json'), 'utf8'));
-    expect(record).toMatchObject({ version: 1, step: 'tag', output: { commitTag: 'aaaaaaaaaaaa' } });
+    expect(record).toMatchObject({ version: 2, step: 'tag', output: { commitTag: 'aaaaaaaaaaaa' } });
   });
 
   it('runs one step from the records of earlier ones (a separate process, as in Cloud Build)', async () => {
@@ -103,6 +109,34 @@ describe('runPipeline', () => {
     const { outputs } = await run(steps(ran), ['push'], false, first.stateDir);
     expect(ran).toEqual(['push']);
     expect(outputs.push?.tags).toEqual(['aaaaaaaaaaaa']);
+  });
+
+  it('refuses records of two commits in one step, naming both', async () => {
+    const first = await run(steps([]), ['source', 'tag']);
+    const record = join(first.stateDir, 'records', 'source.json');
+    const raw = JSON.parse(await readFile(record, 'utf8'));
+    raw.output.commit = 'c'.repeat(40);
+    await writeFile(record, JSON.stringify(raw));
+    const pipeline = steps([]);
+    // push reading both the (edited) source record and the tag record of commit a…
+    (pipeline[2] as { needs: string[] }).needs = ['source', 'tag'];
+    const err = await run(pipeline, ['push'], false, first.stateDir).catch((e: SitepipeError) => e);
+    expect(err).toMatchObject({ code: 'RECORD_STALE' });
+    expect((err as SitepipeError).message).toBe(
+      'push would combine the source record of commit cccccccccccc with the tag record of commit aaaaaaaaaaaa',
+    );
+  });
+
+  it('a step that fails leaves no record of an earlier run behind', async () => {
+    const first = await run(steps([]), []);
+    const pipeline = steps([]);
+    (pipeline[2] as { run: () => Promise<never> }).run = async () => {
+      throw new SitepipeError('X', 'push failed', 'h');
+    };
+    await expect(run(pipeline, ['push'], false, first.stateDir)).rejects.toMatchObject({ code: 'X' });
+    await expect(readFile(join(first.stateDir, 'records', 'push.json'))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
   });
 
   it('says which record is missing', async () => {

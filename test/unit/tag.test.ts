@@ -36,6 +36,7 @@ describe('sanitizeBranch', () => {
 describe('planTags', () => {
   it('names the commit (12 chars) and the branch, commit first', () => {
     expect(planTags(base)).toEqual({
+      commit: base.commit,
       repository: '127.0.0.1:5000/website',
       tags: ['2409248a51dd', 'master'],
       commitTag: '2409248a51dd',
@@ -61,6 +62,18 @@ describe('planTags', () => {
     expect(() => planTags({ ...base, branch: '///' })).toThrow(
       expect.objectContaining({ code: 'BRANCH_TAG_EMPTY', hint: expect.stringContaining('tags.branch') }),
     );
+  });
+
+  it('refuses a branch whose tag looks like a commit tag, which it could overwrite', () => {
+    for (const branch of ['ec4595cdaf86', 'deadbee', '.ec4595cdaf86']) {
+      expect(() => planTags({ ...base, branch })).toThrow(
+        expect.objectContaining({ code: 'BRANCH_TAG_LOOKS_LIKE_COMMIT' }),
+      );
+    }
+    // Shorter than any commit tag, or not only hex: no clash possible.
+    expect(planTags({ ...base, branch: 'cafe' }).branchTag).toBe('cafe');
+    expect(planTags({ ...base, branch: 'release-2024' }).branchTag).toBe('release-2024');
+    expect(planTags({ ...base, branch: 'ec4595cdaf8z' }).branchTag).toBe('ec4595cdaf8z');
   });
 
   it('refuses an invalid repository', () => {
