@@ -139,6 +139,29 @@ describe('tags name only their own commit’s tested image (real registry, docke
     expect(await tagDigest(path, 'master')).toBe(later.outputs.push?.digest);
   });
 
+  it('docker path: pushes exactly the image smoke ran, whatever the engine’s local names say now', async () => {
+    const path = `integrity-${randomBytes(4).toString('hex')}/website`;
+    const repo = await site(path, ['builder: docker']);
+    const d = await dirs();
+    const built = await runSteps({
+      config: repo.config,
+      only: ['source', 'tag', 'hugo', 'pygments', 'render', 'image', 'smoke'],
+      ...d,
+    });
+    const tested = built.outputs.image?.localRef as string;
+    expect(built.outputs.smoke?.image).toBe(tested);
+    // Another build on the same engine names something else repo:master in the meantime.
+    const repository = `${SETUP_REGISTRY}/${path}`;
+    await execa('docker', ['tag', `${SETUP_REGISTRY}/library/nginx:stable`, `${repository}:master`]);
+    const pushed = await runSteps({ config: repo.config, only: ['push'], ...d });
+    for (const t of pushed.outputs.push?.tags ?? []) {
+      const manifest = await registry.getManifest(path, (await tagDigest(path, t)) as string);
+      expect(JSON.parse(manifest?.body.toString() ?? '{}').config.digest, t).toBe(tested);
+    }
+    expect(pushed.outputs.push?.tags).toHaveLength(2);
+    await execa('docker', ['rmi', `${repository}:master`]).catch(() => undefined);
+  });
+
   it('lets one run at a time use a state dir, and takes over the lock of a run that was killed', async () => {
     const path = `integrity-${randomBytes(4).toString('hex')}/website`;
     const repo = await site(path);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -69,5 +69,27 @@ describe('oci builder outputs for machines without a registry at hand', () => {
       await execa('docker', ['rm', '-f', id.trim()]);
       await execa('docker', ['rmi', ...(outputs.tag?.tags ?? []).map((t) => `${repository}:${t}`)]);
     }
+  });
+
+  it('repairs a layout blob a killed run cut short, and exports with the blob store emptied', async () => {
+    const build = ['source', 'tag', 'hugo', 'pygments', 'render', 'image'];
+    const cacheDir = join(out, 'cache-2');
+    await runSteps({ config: repo.config, only: build, cacheDir });
+    // A kill while a blob was copied left it cut short under its digest name.
+    const blobs = join(out, 'layout', 'blobs', 'sha256');
+    const sizes = await Promise.all(
+      (await readdir(blobs)).map(async (n) => ({ n, size: (await stat(join(blobs, n))).size })),
+    );
+    const biggest = sizes.sort((a, b) => b.size - a.size)[0]?.n as string;
+    await truncate(join(blobs, biggest), 1000);
+    // The store keeps what each layer was built into, but its blobs are gone: they come from the registry.
+    await rm(join(cacheDir, 'oci', 'blobs'), { recursive: true, force: true });
+    const { outputs } = await runSteps({ config: repo.config, only: build, cacheDir });
+    // skopeo checks every blob against its digest as it copies.
+    await execa('skopeo', [
+      'copy',
+      `oci:${out}/layout:${outputs.tag?.commitTag}`,
+      `dir:${await mkdtemp(join(tmpdir(), 'sitepipe-copy-'))}`,
+    ]);
   });
 });
