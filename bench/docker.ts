@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { SITE_ROOT } from '../pipeline/nginx.js';
 
 /**
  * Docker engine chores for the bench: a guard that the Docker path's toolchain layer (apt-get
@@ -80,7 +81,7 @@ export async function removeBenchImages(repository: string, marker: string): Pro
   let removed = 0;
   const finals = (await docker('images', '-q', '--no-trunc', repository)).split('\n').filter(Boolean);
   for (const id of new Set(finals)) {
-    removed += await removeChain(id, (c) => c.includes('in /usr/share/nginx/html'));
+    removed += await removeChain(id, (c) => c.includes(`in ${SITE_ROOT}`));
   }
   const dangling = (await docker('images', '-q', '--no-trunc', '--filter', 'dangling=true'))
     .split('\n')

@@ -2,7 +2,7 @@ import { SitepipeError, toSitepipeError } from './errors.js';
 import type { Reporter } from './output.js';
 import type { Outputs, StepName } from './records.js';
 import { readRecord, removeRecord, writeRecord } from './state.js';
-import { lockStateDir } from './state-lock.js';
+import { lockSteps } from './state-lock.js';
 import { dependencies, type Pending, type RunContext, type Step } from './step.js';
 
 export type AnyStep = Step<StepName, StepName, StepName>;
@@ -59,9 +59,10 @@ class Stopped extends Error {}
  */
 export async function runPipeline(opts: RunOptions): Promise<Partial<Outputs>> {
   const steps = selectSteps(opts.pipeline, opts.only);
-  const lock = await lockStateDir(
+  const lock = await lockSteps(
     opts.context.stateDir,
-    `sitepipe run ${opts.only.length ? opts.only.join(' ') : '(all steps)'}`,
+    steps.map((s) => s.name),
+    `sitepipe run ${opts.only.join(' ')}`.trim(),
   );
   try {
     return await runSteps(opts, steps);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { SitepipeError } from './errors.js';
 
 /** Who holds a lock: enough to tell, on this host, whether that process still lives. */
@@ -100,14 +100,35 @@ export interface StateLock {
 }
 
 /**
- * Holds the state dir for one run: two runs in one state dir would swap each other's render
- * out from under them and mix their records. A lock left by a run that was killed is taken
- * over; a live one is an error that says who holds it.
+ * Holds the given steps of a state dir for one run: two runs of a step in one state dir would
+ * swap each other's render out from under them and mix their records. Locks are per step so
+ * that Cloud Build, which runs different steps at once in separate containers over one
+ * /workspace, still can; a whole run holds them all. All or none are taken. A lock left by a
+ * run that was killed is taken over; a live one is an error that says who holds it.
  */
-export async function lockStateDir(stateDir: string, command: string): Promise<StateLock> {
-  await mkdir(stateDir, { recursive: true });
-  const path = join(stateDir, 'lock');
+export async function lockSteps(
+  stateDir: string,
+  steps: readonly string[],
+  command: string,
+): Promise<StateLock> {
+  const dir = join(stateDir, 'locks');
+  await mkdir(dir, { recursive: true });
   const self = currentOwner(command);
+  const held: StateLock[] = [];
+  const release = async () => {
+    await Promise.all(held.splice(0).map((l) => l.release()));
+  };
+  try {
+    // In pipeline order, so that two runs reach for the same locks in the same order.
+    for (const step of steps) held.push(await lockFile(join(dir, `${step}.lock`), stateDir, self));
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  return { release };
+}
+
+async function lockFile(path: string, stateDir: string, self: Owner): Promise<StateLock> {
   for (let attempt = 0; attempt < 5; attempt++) {
     if (await create(path, self)) {
       return { release: () => rm(path, { force: true }) };
@@ -116,7 +137,7 @@ export async function lockStateDir(stateDir: string, command: string): Promise<S
     if (holder && !ownerIsDead(holder)) {
       throw new SitepipeError(
         'STATE_DIR_BUSY',
-        `another sitepipe (pid ${holder.pid} on ${holder.host}, \`${holder.command}\` since ${holder.since}) is using the state dir ${stateDir}`,
+        `another sitepipe (pid ${holder.pid} on ${holder.host}, \`${holder.command}\` since ${holder.since}) is running ${basename(path, '.lock')} in the state dir ${stateDir}`,
         `wait for it to finish, or give this run its own state dir with --state-dir (if that run is gone, e.g. it ran in a container, remove ${path})`,
       );
     }

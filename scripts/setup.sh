@@ -19,7 +19,7 @@ default_images=(
   "$registry_addr/library/nginx:stable"
   "$registry_addr/library/debian:bookworm-slim"
 )
-packages=(hugo python3-pygments docker.io docker-registry skopeo umoci debootstrap
+packages=(hugo python3-pygments docker.io docker-registry skopeo umoci debootstrap nginx openssl
   git curl ca-certificates procps)
 
 started=$SECONDS

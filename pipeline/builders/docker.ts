@@ -2,10 +2,12 @@ import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile }
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { create as createTar } from 'tar';
+import { siteBasePath } from '../base-path.js';
 import { buildImage, connectDocker } from '../clients/docker.js';
 import type { Config } from '../config.js';
 import { imageLabels } from '../labels.js';
-import { listenConf, serverConf } from '../nginx.js';
+import { ownedPrefix, removeDeadTempEntries } from '../leftovers.js';
+import { checkBasePath, listenConf, SITE_ROOT, serverConf } from '../nginx.js';
 import { packageRoot } from '../paths.js';
 import type { BuiltImage, HugoInstall, PygmentsInstall, SourceInfo, TagPlan } from '../records.js';
 import type { RunContext } from '../step.js';
@@ -13,31 +15,57 @@ import type { RunContext } from '../step.js';
 /** Site entries that never belong in the build context. */
 const EXCLUDED = new Set(['.git', 'node_modules', 'public', '.sitepipe', '.hugo_build.lock']);
 
-/** Every value Dockerfile.template takes as a build arg. */
+/**
+ * Every value Dockerfile.template takes as a build arg (none named HUGO_*: Hugo would read it
+ * as config). `basePath` is the URL path the site lives under (siteBasePath).
+ */
 export function dockerBuildArgs(
   config: Config,
   hugo: HugoInstall,
   pygments: PygmentsInstall,
+  basePath: string,
 ): Record<string, string> {
   return {
-    BUILDER_IMAGE: config.image.builderBase,
-    BASE_IMAGE: config.image.base,
-    HUGO_VERSION: hugo.version,
-    HUGO_BASEURL: config.site.baseURL ?? '',
-    PYGMENTS_VERSION: pygments.enabled ? (pygments.version ?? '') : '',
-    PYGMENTS_STYLE: pygments.enabled ? pygments.style : '',
-    PYGMENTS_STYLESHEET: pygments.stylesheet ?? '',
+    SITEPIPE_BUILDER_IMAGE: config.image.builderBase,
+    SITEPIPE_BASE_IMAGE: config.image.base,
+    SITEPIPE_HUGO_VERSION: hugo.version,
+    SITEPIPE_BASEURL: config.site.baseURL ?? '',
+    SITEPIPE_PYGMENTS_STYLESHEET:
+      pygments.enabled && pygments.css !== null ? (pygments.stylesheet ?? '') : '',
+    SITEPIPE_PORT: String(config.image.port),
+    SITEPIPE_SITE_ROOT: SITE_ROOT,
+    SITEPIPE_BASE_PATH: checkBasePath(basePath),
   };
 }
 
-/** Lays out the build context in `dir`: Dockerfile, the resolved hugo, site/ and nginx/. */
+const CONTEXT_PREFIX = 'sitepipe-context-';
+
+/**
+ * A fresh temp dir for the build context, named for this process, after removing those of
+ * runs that were killed (a copy of the whole site each).
+ */
+export async function makeContextDir(): Promise<string> {
+  await removeDeadTempEntries(CONTEXT_PREFIX);
+  return mkdtemp(join(tmpdir(), ownedPrefix(CONTEXT_PREFIX)));
+}
+
+/** Lays out the build context in `dir`: Dockerfile, the resolved hugo, site/, nginx/ and pygments.css. */
 export async function writeBuildContext(
   dir: string,
-  opts: { siteDir: string; stateDir: string; hugoPath: string; port: number; dockerfile: string },
+  opts: {
+    siteDir: string;
+    stateDir: string;
+    hugoPath: string;
+    port: number;
+    basePath: string;
+    dockerfile: string;
+    pygments: PygmentsInstall;
+  },
 ): Promise<void> {
   const { siteDir } = opts;
   await mkdir(join(dir, 'nginx'), { recursive: true });
   await writeFile(join(dir, 'Dockerfile'), opts.dockerfile);
+  await writeFile(join(dir, 'pygments.css'), opts.pygments.enabled ? (opts.pygments.css ?? '') : '');
   await copyFile(opts.hugoPath, join(dir, 'hugo'));
   await chmod(join(dir, 'hugo'), 0o755);
   // Entry by entry: the state dir (and maybe `dir`) sit inside the site, and a copy of a
@@ -50,9 +78,13 @@ export async function writeBuildContext(
   await mkdir(join(dir, 'site'));
   for (const entry of await readdir(siteDir)) {
     const src = join(siteDir, entry);
-    if (keep(src)) await cp(src, join(dir, 'site', entry), { recursive: true, filter: keep });
+    // A link stays the link the site has (cp would make a relative one absolute, to a host
+    // path that does not exist in the build, and Hugo then quietly skips the static files).
+    if (keep(src)) {
+      await cp(src, join(dir, 'site', entry), { recursive: true, filter: keep, verbatimSymlinks: true });
+    }
   }
-  await writeFile(join(dir, 'nginx', 'default.conf'), serverConf());
+  await writeFile(join(dir, 'nginx', 'default.conf'), serverConf(opts.basePath));
   await writeFile(join(dir, 'nginx', 'listen.conf'), listenConf(opts.port));
 }
 
@@ -69,8 +101,15 @@ export async function buildWithDocker(
   const docker = await connectDocker(ctx.env);
   const { base } = ctx.config.image;
   const labels = imageLabels(source, tag, base);
-  const buildArgs = dockerBuildArgs(ctx.config, hugo, pygments);
-  const contextDir = await mkdtemp(join(tmpdir(), 'sitepipe-context-'));
+  // The build renders the site itself, so the base path comes from the same config it renders.
+  const basePath = await siteBasePath({
+    hugoPath: hugo.path,
+    siteDir: ctx.siteDir,
+    baseURL: ctx.config.site.baseURL,
+    signal: ctx.signal,
+  });
+  const buildArgs = dockerBuildArgs(ctx.config, hugo, pygments, basePath);
+  const contextDir = await makeContextDir();
   let id: string;
   try {
     await writeBuildContext(contextDir, {
@@ -78,7 +117,9 @@ export async function buildWithDocker(
       stateDir: ctx.stateDir,
       hugoPath: hugo.path,
       port: ctx.config.image.port,
+      basePath,
       dockerfile: await dockerfileTemplate(),
+      pygments,
     });
     const context = createTar({ cwd: contextDir, portable: true }, ['.']) as unknown as NodeJS.ReadableStream;
     id = await buildImage(docker, {

@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type Docker from 'dockerode';
+import { siteBasePath } from '../base-path.js';
 import { dockerBuildArgs, dockerfileTemplate, writeBuildContext } from '../builders/docker.js';
 import type { Config } from '../config.js';
 import { SitepipeError } from '../errors.js';
@@ -63,9 +64,10 @@ export async function writeDockerContext(opts: DockerContextOptions): Promise<Re
     readRecord(stateDir, 'pygments'),
   ]);
   const labels = imageLabels(source, tag, config.image.base);
+  const basePath = await siteBasePath({ hugoPath: hugo.path, siteDir, baseURL: config.site.baseURL });
   const dockerfile = bakeDockerfile(
     await dockerfileTemplate(),
-    dockerBuildArgs(config, hugo, pygments),
+    dockerBuildArgs(config, hugo, pygments, basePath),
     labels,
   );
   await rm(out, { recursive: true, force: true });
@@ -75,7 +77,9 @@ export async function writeDockerContext(opts: DockerContextOptions): Promise<Re
     stateDir,
     hugoPath: hugo.path,
     port: config.image.port,
+    basePath,
     dockerfile,
+    pygments,
   });
   return labels;
 }

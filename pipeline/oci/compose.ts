@@ -32,13 +32,15 @@ const TO_OCI: Record<string, string> = {
 
 /**
  * The base image plus the site layers: config and manifest, serialised the same way every
- * time, so that the same commit and base always give the same digest.
+ * time, so that the same commit and base always give the same digest. `port` is where nginx
+ * listens in the image: the only port it exposes (the base's, e.g. 80, is not served).
  */
 export function composeImage(opts: {
   base: ImageManifest;
   baseConfig: ImageConfig;
   layers: readonly SiteLayer[];
   created: string;
+  port: number;
   labels: Record<string, string>;
   annotations: Record<string, string>;
 }): ComposedImage {
@@ -46,7 +48,11 @@ export function composeImage(opts: {
   const config: ImageConfig = {
     ...baseConfig,
     created: opts.created,
-    config: { ...baseConfig.config, Labels: { ...(baseConfig.config?.Labels ?? {}), ...opts.labels } },
+    config: {
+      ...baseConfig.config,
+      ExposedPorts: { [`${opts.port}/tcp`]: {} },
+      Labels: { ...(baseConfig.config?.Labels ?? {}), ...opts.labels },
+    },
     rootfs: {
       type: 'layers',
       diff_ids: [...baseConfig.rootfs.diff_ids, ...opts.layers.map((l) => l.diffId)],

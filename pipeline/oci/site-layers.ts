@@ -110,19 +110,23 @@ function evenBuckets(files: LayerEntry[]): LayerEntry[][] {
 
 /**
  * Plans the site's layers from the rendered output dir; `siteRoot` is where nginx serves
- * from in the image and `extraFiles` are generated files (server config) with their image
+ * from in the image, the site's files go under it at `basePath` (the URL path the site lives
+ * under, "/" by default), and `extraFiles` are generated files (server config) with their image
  * paths. Pages carry the commit time; media the time `sourceTime` gives (when its source last
  * changed), else the commit time. Media hashes come from `hashes` when its files are unchanged.
  */
 export function planSiteLayers(opts: {
   outputDir: string;
   siteRoot: string;
+  basePath?: string;
   mtime: Date;
   sourceTime?: (rel: string) => Date | undefined;
   hashes?: FileHashes;
   extraFiles: ReadonlyArray<{ path: string; content: Buffer }>;
 }): PlannedLayer[] {
-  const root = opts.siteRoot.replace(/^\/+|\/+$/g, '');
+  const root = trimSlashes(opts.siteRoot);
+  // Directories are listed from siteRoot down, so those of the base path are in the layer too.
+  const dir = [root, trimSlashes(opts.basePath ?? '/')].filter(Boolean).join('/');
   const paths = filesUnder(opts.outputDir).sort();
   const assets = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
   const text: LayerEntry[] = [];
@@ -133,7 +137,7 @@ export function planSiteLayers(opts: {
     const size = Number(info.size);
     const asset = isAsset(rel);
     const mtime = (asset && opts.sourceTime?.(rel)) || opts.mtime;
-    const entry: LayerEntry = { path: `${root}/${rel}`, type: 'file', size, source, mtime };
+    const entry: LayerEntry = { path: `${dir}/${rel}`, type: 'file', size, source, mtime };
     if (asset) {
       entry.sha256 = opts.hashes?.lookup(source, size, info.mtimeNs);
       assets[bucketOf(rel)]?.push(entry);
@@ -155,6 +159,10 @@ export function planSiteLayers(opts: {
     plan('server', PAGE_LEVEL, commonDir(server.map((f) => f.path)), server),
   ];
   return layers.filter((l): l is PlannedLayer => l !== null);
+}
+
+function trimSlashes(path: string): string {
+  return path.replace(/^\/+|\/+$/g, '');
 }
 
 /** The deepest directory holding all of `paths`, e.g. etc/nginx for etc/nginx/conf.d/x and etc/nginx/y/z. */

@@ -261,7 +261,7 @@ describe.skipIf(!cliHasCloudbuild)(
       expect(run.result.status).toBe('SUCCESS');
       expect(run.result.steps.find((s) => s.id === 'image-build')?.name).toBe('gcr.io/cloud-builders/docker');
       expect(run.log).toMatch(
-        /Step #\d+ - "image-build": Step 1\/\d+ : ARG BUILDER_IMAGE="127\.0\.0\.1:5000/,
+        /Step #\d+ - "image-build": Step 1\/\d+ : ARG SITEPIPE_BUILDER_IMAGE="127\.0\.0\.1:5000/,
       );
       const image = await record(run.result, 'image');
       expect(image.labels['org.opencontainers.image.revision']).toBe(commit);

@@ -182,7 +182,7 @@ describe('tags name only their own commit’s tested image (real registry, docke
     // A lock whose process is gone (its pid no longer runs) does not block the next run.
     const dead = spawnSync('true').pid as number;
     await writeFile(
-      join(d.stateDir, 'lock'),
+      join(d.stateDir, 'locks', 'render.lock'),
       JSON.stringify({
         host: hostname(),
         pid: dead,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenConf, serverConf } from '../../pipeline/nginx.js';
+import { listenConf, SITE_ROOT, serverConf } from '../../pipeline/nginx.js';
 import { type KubeSim, SIM_LABEL, startKubeSim } from '../kube-sim/index.js';
 import {
   type Kubectl,
@@ -38,7 +38,7 @@ async function buildImage(version: string): Promise<string> {
         `FROM ${BASE}`,
         'COPY default.conf /etc/nginx/conf.d/default.conf',
         'COPY listen.conf /etc/nginx/sitepipe/listen.conf',
-        'COPY index.html /usr/share/nginx/html/index.html',
+        `COPY index.html ${SITE_ROOT}/index.html`,
         '',
       ].join('\n'),
     );
