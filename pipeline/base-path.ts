@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runProcess } from './process.js';
 
 export interface SiteBaseOptions {
@@ -23,13 +26,24 @@ export async function siteBasePath(opts: SiteBaseOptions): Promise<string> {
 }
 
 async function hugoBaseURL(opts: SiteBaseOptions): Promise<string> {
-  const { stdout } = await runProcess(
-    opts.hugoPath,
-    ['config', '--source', opts.siteDir, '--environment', opts.environment ?? 'production'],
-    { signal: opts.signal, timeoutMs: 60_000, code: 'HUGO_CONFIG_FAILED', hint: 'fix the Hugo config' },
-  );
-  const line = /^baseurl\s*=\s*"([^"]*)"/m.exec(stdout);
-  return line?.[1] ?? '';
+  // `hugo config` creates the publish and resource dirs; they must not appear in the site.
+  const scratch = await mkdtemp(join(tmpdir(), 'sitepipe-hugo-config-'));
+  try {
+    const { stdout } = await runProcess(
+      opts.hugoPath,
+      ['config', '--source', opts.siteDir, '--environment', opts.environment ?? 'production'],
+      {
+        env: { HUGO_PUBLISHDIR: join(scratch, 'public'), HUGO_RESOURCEDIR: join(scratch, 'resources') },
+        signal: opts.signal,
+        timeoutMs: 60_000,
+        code: 'HUGO_CONFIG_FAILED',
+        hint: 'fix the Hugo config (the error above names the file)',
+      },
+    );
+    return /^baseurl\s*=\s*"([^"]*)"/m.exec(stdout)?.[1] ?? '';
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /** "https://example.com/blog" -> "/blog/"; "", "/" or a bare host -> "/". */

@@ -1,9 +1,12 @@
 import type { Stats } from 'node:fs';
-import { lstatSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { siteBase } from '../pipeline/base-path.js';
+import { trackedFiles } from '../pipeline/clients/git.js';
+import { mapLimit } from '../pipeline/concurrency.js';
 import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
+import { isAsset } from '../pipeline/oci/site-layers.js';
 import { filesUnder } from '../pipeline/paths.js';
 import { runProcess } from '../pipeline/process.js';
 import type { PygmentsInstall, SourceInfo } from '../pipeline/records.js';
@@ -65,7 +68,7 @@ export function hugoWarnings(output: string): string[] {
 }
 
 /** Files Hugo accepts as site config, besides a config/ directory. */
-const HUGO_CONFIG_FILES = ['hugo', 'config'].flatMap((base) =>
+export const HUGO_CONFIG_FILES = ['hugo', 'config'].flatMap((base) =>
   ['toml', 'yaml', 'yml', 'json'].map((ext) => `${base}.${ext}`),
 );
 
@@ -131,10 +134,41 @@ async function hugoFailure(e: SitepipeError, siteDir: string, logFile: string): 
   );
 }
 
+/**
+ * Hugo's resourceDir (processed images, compiled SCSS). Hugo keeps it in the site (resources/),
+ * where the next run sees it as an uncommitted change; it has no flag for it, but reads
+ * HUGO_RESOURCEDIR. It goes in the state dir, being the site's own (in a cache shared by sites
+ * their files would mix, and two builds could write one file at once), unless HUGO_RESOURCEDIR
+ * is set (the generated cloudbuild.yaml keeps it with the cache that travels between builds).
+ */
+export function hugoResourceDir(ctx: RunContext): string {
+  return ctx.env.HUGO_RESOURCEDIR || join(ctx.stateDir, 'hugo-resources');
+}
+
+/**
+ * Some sites commit resources/ so that a Hugo without SCSS support can build them: those files
+ * are copied into the resource dir, over what an earlier render left, so Hugo finds them as it
+ * did in the site and every clone starts from the same ones. Only committed files: anything else
+ * there is a local Hugo's leftover, not the commit (without git, the checkout is the commit).
+ */
+async function seedResources(ctx: RunContext, resourceDir: string): Promise<void> {
+  const committed = join(ctx.siteDir, 'resources');
+  if (!(await statOrNull(committed))?.isDirectory()) return;
+  const files = await trackedFiles(committed, ctx.signal).catch(() => filesUnder(committed));
+  await mapLimit(files, 8, async (rel) => {
+    const target = join(resourceDir, rel);
+    await mkdir(dirname(target), { recursive: true });
+    await copyFile(join(committed, rel), target).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e; // deleted in the work tree: the source step says so
+    });
+  });
+}
+
 async function runHugo(ctx: RunContext, hugoPath: string, outDir: string): Promise<void> {
   // Hugo appends to its log file; start each render with an empty one.
   const logFile = join(ctx.stateDir, 'hugo.log');
-  await rm(logFile, { force: true });
+  const resourceDir = hugoResourceDir(ctx);
+  await Promise.all([rm(logFile, { force: true }), seedResources(ctx, resourceDir)]);
   const args = hugoBuildArgs(ctx.siteDir, outDir, {
     cacheDir: join(ctx.cacheDir, 'hugo-cache'),
     baseURL: ctx.config.site.baseURL,
@@ -142,6 +176,10 @@ async function runHugo(ctx: RunContext, hugoPath: string, outDir: string): Promi
   });
   try {
     const { stdout, stderr } = await runProcess(hugoPath, args, {
+      // libsass names imported files (a theme's partials) in source maps relative to the working
+      // dir: from the site, those names hold no checkout path.
+      cwd: ctx.siteDir,
+      env: { HUGO_RESOURCEDIR: resourceDir },
       signal: ctx.signal,
       code: 'HUGO_BUILD_FAILED',
     });
@@ -152,6 +190,53 @@ async function runHugo(ctx: RunContext, hugoPath: string, outDir: string): Promi
     throw isSitepipeError(e) && e.code === 'HUGO_BUILD_FAILED'
       ? await hugoFailure(e, ctx.siteDir, logFile)
       : e;
+  }
+}
+
+/** Where the Docker path renders the site (Dockerfile.template); a local render's output names it too. */
+export const BUILD_SITE_DIR = '/src';
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A base64 source map inlined into a script or stylesheet. */
+const INLINE_MAP = /(sourceMappingURL=data:application\/json;(?:charset=utf-8;)?base64,)([A-Za-z0-9+/=]+)/g;
+
+/**
+ * `text` (bytes as latin1, so any encoding passes through unchanged) with the site dir `dir`
+ * replaced by BUILD_SITE_DIR where Hugo itself writes its working dir: esbuild's module names
+ * ("ns-hugo:<dir>/…", in js.Build comments and maps) and, in a source map, path strings (libsass
+ * sets sourceRoot to the working dir). Only those: a blind replace would also rewrite a page's
+ * own links when the checkout path is a URL path too (a site at /app with an /app/ page).
+ */
+export function hideSiteDir(text: string, dir: string, isMap: boolean): string {
+  const d = escapeRegExp(dir);
+  let out = text.replace(new RegExp(`ns-hugo:${d}(?=/)`, 'g'), `ns-hugo:${BUILD_SITE_DIR}`);
+  if (isMap) out = out.replace(new RegExp(`(?<!\\\\)"${d}(?=["/])`, 'g'), `"${BUILD_SITE_DIR}`);
+  return out.replace(INLINE_MAP, (_, lead: string, data: string) => {
+    const map = Buffer.from(data, 'base64').toString('latin1');
+    return lead + Buffer.from(hideSiteDir(map, dir, true), 'latin1').toString('base64');
+  });
+}
+
+/**
+ * Makes the render's text outputs independent of where the site is checked out (hideSiteDir),
+ * under the path Hugo was given and the real one. Media is skipped: Hugo copies it unchanged.
+ */
+async function hideSiteDirs(outDir: string, siteDir: string): Promise<void> {
+  const dirs = [...new Set([siteDir, await realpath(siteDir)])]
+    .filter((d) => d !== '/' && d !== BUILD_SITE_DIR)
+    .sort((a, b) => b.length - a.length)
+    .map((d) => Buffer.from(d).toString('latin1'));
+  if (dirs.length === 0) return;
+  const markers = [...dirs, 'sourceMappingURL=data:'].map((m) => Buffer.from(m, 'latin1'));
+  for (const rel of filesUnder(outDir)) {
+    if (isAsset(rel)) continue;
+    const path = join(outDir, rel);
+    const bytes = readFileSync(path);
+    if (!markers.some((m) => bytes.includes(m))) continue;
+    const before = bytes.toString('latin1');
+    const after = dirs.reduce((text, dir) => hideSiteDir(text, dir, rel.endsWith('.map')), before);
+    if (after !== before) writeFileSync(path, Buffer.from(after, 'latin1'));
   }
 }
 
@@ -244,6 +329,7 @@ export const render = defineStep({
     let source: SourceInfo;
     try {
       await runHugo(ctx, inputs.hugo.path, tmpDir);
+      await hideSiteDirs(tmpDir, ctx.siteDir);
       // Nothing is swapped in unless git accepted the tree.
       [source] = await Promise.all([pending.source, leftovers, base]);
       await writeStylesheet(ctx, await pending.pygments, tmpDir);

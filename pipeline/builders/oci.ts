@@ -1,8 +1,9 @@
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { lastChangeTimes, repoRoot } from '../clients/git.js';
+import { type LastChange, lastChanges, repoRoot, shallowBoundary } from '../clients/git.js';
 import { type BlobSource, type Descriptor, MEDIA, type RegistryClient } from '../clients/registry.js';
 import { limiter, mapLimit } from '../concurrency.js';
+import { SitepipeError } from '../errors.js';
 import { imageLabels } from '../labels.js';
 import { LISTEN_CONF_PATH, listenConf, SERVER_CONF_PATH, SITE_ROOT, serverConf } from '../nginx.js';
 import { BlobStore } from '../oci/blob-store.js';
@@ -53,22 +54,38 @@ async function build(layer: PlannedLayer, store: BlobStore): Promise<SiteLayer> 
 }
 
 /**
- * When each static file last changed in git, so a media file keeps its mtime (and its layer
- * its digest) from commit to commit. Without history (a checkout with no .git), every file
- * gets the commit time, which is still reproducible but re-uploads the media.
+ * When each media file's source last changed in git, so it keeps its mtime (and its layer its
+ * digest) from commit to commit. Without history (a checkout with no .git), or with
+ * `image.mediaTimes: commit`, every file gets the commit time: still reproducible, but the
+ * media is uploaded again. A shallow clone knows no time before its boundary commits (git
+ * shows every file as added there), so a media file last changed there fails the build rather
+ * than get a time, and a digest, that no full clone gives.
  */
 async function sourceTimes(ctx: RunContext): Promise<(rel: string) => Date | undefined> {
+  if (ctx.config.image.mediaTimes === 'commit') return () => undefined;
   try {
-    const root = await repoRoot(ctx.siteDir, ctx.signal);
-    const times = await lastChangeTimes(root, ctx.siteDir, ctx.signal);
-    const site = relative(root, ctx.siteDir);
-    const inSite = (p: string) => (site ? `${site}/${p}` : p);
-    // Hugo copies static/<x> and page bundles' content/<x> to <x> unchanged.
-    return (rel) => times.get(inSite(`static/${rel}`)) ?? times.get(inSite(`content/${rel}`));
+    await repoRoot(ctx.siteDir, ctx.signal);
   } catch {
     ctx.log.warn('no git history here: media files get the commit time, so their layers are uploaded again');
     return () => undefined;
   }
+  const [changes, boundary] = await Promise.all([
+    lastChanges(ctx.siteDir, ctx.signal),
+    shallowBoundary(ctx.siteDir, ctx.signal),
+  ]);
+  return (rel) => {
+    // Hugo copies static/<x> and page bundles' content/<x> to <x> unchanged.
+    const path = [`static/${rel}`, `content/${rel}`].find((p) => changes.has(p));
+    const change = path === undefined ? undefined : (changes.get(path) as LastChange);
+    if (change && boundary.has(change.commit)) {
+      throw new SitepipeError(
+        'SHALLOW_CLONE',
+        `${path} last changed at or before ${change.commit.slice(0, 12)}, where this shallow clone's history stops, so when is unknown (and the image would not match a full clone's)`,
+        'fetch the history (`git fetch --unshallow`, or clone with a --depth that reaches the last change to every media file), or set image.mediaTimes: commit to give all media the commit time in every clone',
+      );
+    }
+    return change?.time;
+  };
 }
 
 /** A blob streamed straight from another registry into the target (no local copy). */

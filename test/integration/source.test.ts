@@ -35,6 +35,15 @@ describe('source step (real git)', () => {
     });
   });
 
+  it('lists a modified file by its whole name (git starts that line with a space)', async () => {
+    repo = await exampleRepo();
+    await writeFile(join(repo.dir, 'content/about.md'), 'changed\n');
+    await expect(source.run(testContext({ siteDir: repo.dir }), {})).rejects.toMatchObject({
+      code: 'DIRTY_WORKTREE',
+      details: ['content/about.md'],
+    });
+  });
+
   it('builds them with --allow-dirty, marked dirty', async () => {
     repo = await exampleRepo();
     await writeFile(join(repo.dir, 'content/about.md'), 'changed\n');

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatRender, hugoBuildArgs, hugoErrorLines, hugoWarnings } from '../../steps/render.js';
+import {
+  formatRender,
+  hideSiteDir,
+  hugoBuildArgs,
+  hugoErrorLines,
+  hugoWarnings,
+} from '../../steps/render.js';
 
 describe('hugoBuildArgs', () => {
   it('builds a clean production render by default', () => {
@@ -87,5 +93,39 @@ describe('formatRender', () => {
     expect(formatRender({ files: 42, bytes: 1_234_567, durationMs: 2_345 })).toBe(
       '42 files, 1.23 MB in 2.3 s',
     );
+  });
+});
+
+describe('hideSiteDir', () => {
+  const dir = '/app';
+
+  it("rewrites esbuild's module names and a source map's paths to /src", () => {
+    expect(hideSiteDir('// ns-hugo:/app/themes/t/lib.js\n', dir, false)).toBe(
+      '// ns-hugo:/src/themes/t/lib.js\n',
+    );
+    const map = '{"sourceRoot": "/app", "sources": ["/app/assets/a.scss", "assets/b.scss"]}';
+    expect(hideSiteDir(map, dir, true)).toBe(
+      '{"sourceRoot": "/src", "sources": ["/src/assets/a.scss", "assets/b.scss"]}',
+    );
+  });
+
+  it("leaves a page's own links alone, even where the checkout path is a URL path too", () => {
+    const page = '<a href="/app/">App</a> <a href="/app">x</a> <a href="/apps/">y</a>';
+    expect(hideSiteDir(page, dir, false)).toBe(page);
+    // In a map, a string inside sourcesContent is escaped, and a longer name is another path.
+    const map = '{"sourceRoot": "/apps", "sourcesContent": ["fetch(\\"/app/x\\")"]}';
+    expect(hideSiteDir(map, dir, true)).toBe(map);
+  });
+
+  it('rewrites a base64 source map inlined in a script', () => {
+    const encode = (s: string) => Buffer.from(s).toString('base64');
+    const script = (root: string) =>
+      `x();\n//# sourceMappingURL=data:application/json;base64,${encode(`{"sources": ["ns-hugo:${root}/a.js"]}`)}\n`;
+    expect(hideSiteDir(script('/app'), dir, false)).toBe(script('/src'));
+  });
+
+  it('passes bytes that are not UTF-8 through unchanged', () => {
+    const text = Buffer.from([0xff, 0xfe, 0x41]).toString('latin1');
+    expect(hideSiteDir(text, dir, false)).toBe(text);
   });
 });
