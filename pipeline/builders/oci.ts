@@ -89,13 +89,15 @@ async function sourceTimes(ctx: RunContext): Promise<(rel: string) => Date | und
 }
 
 /** A blob streamed straight from another registry into the target (no local copy). */
-function remoteSource(client: RegistryClient, path: string, digest: string): BlobSource {
+export function remoteSource(client: RegistryClient, path: string, digest: string): BlobSource {
   return {
     seekable: false,
     open() {
       const out = new PassThrough();
+      // pipe() does not pass a source's error on: without this, a cut stream would leave the
+      // upload waiting for its idle timeout.
       client.openBlob(path, digest).then(
-        (s) => s.pipe(out),
+        (s) => s.once('error', (e) => out.destroy(e)).pipe(out),
         (e: Error) => out.destroy(e),
       );
       return out;

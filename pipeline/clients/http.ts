@@ -7,6 +7,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { SitepipeError } from '../errors.js';
 
 export interface HttpOptions {
   method?: string;
@@ -48,7 +49,7 @@ export function send(url: string, opts: HttpOptions = {}): Promise<HttpResponse>
         Object.assign(new Error(`no data for ${opts.idleTimeoutMs ?? 30_000} ms`), { code: 'ETIMEDOUT' }),
       );
     });
-    req.once('error', reject);
+    req.on('error', reject);
     req.once('response', (res) => {
       res.setTimeout(opts.idleTimeoutMs ?? 30_000, () => {
         res.destroy(Object.assign(new Error('response stalled'), { code: 'ETIMEDOUT' }));
@@ -57,7 +58,12 @@ export function send(url: string, opts: HttpOptions = {}): Promise<HttpResponse>
     });
     if (body === undefined) req.end();
     else if (Buffer.isBuffer(body)) req.end(body);
-    else pipeline(body, req).catch((e: Error) => req.destroy(e));
+    else {
+      // pipeline() alone aborts the request with a bare "socket hang up": fail it at once with
+      // the body's own error, so the caller can tell a broken source from a broken peer.
+      body.once('error', (e) => req.destroy(e));
+      pipeline(body, req).catch(() => undefined);
+    }
   });
 }
 
@@ -68,7 +74,11 @@ export async function readAll(res: HttpResponse, limit = 64 * 1024 * 1024): Prom
     size += (chunk as Buffer).length;
     if (size > limit) {
       res.stream.destroy();
-      throw new Error(`response larger than ${limit} bytes`);
+      throw new SitepipeError(
+        'RESPONSE_TOO_LARGE',
+        `the server sent more than ${limit} bytes where a small answer was expected`,
+        'check that the registry URL points at an OCI registry (a proxy or login page answers like this)',
+      );
     }
     chunks.push(chunk as Buffer);
   }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SitepipeError } from '../errors.js';
 import type { Credentials } from './credentials.js';
 import { drain, type HttpOptions, type HttpResponse, header, readAll, send } from './http.js';
@@ -54,6 +55,12 @@ export interface FetchedManifest {
 /** Retries: attempts and the first backoff, doubled each time (with jitter). */
 const ATTEMPTS = 5;
 const BACKOFF_MS = 200;
+/** Rate limits are waited out for up to this long in all, at most MAX_WAIT_MS at a time. */
+const RATE_LIMIT_BUDGET_MS = 3 * 60_000;
+const MAX_WAIT_MS = 60_000;
+/** Registries send blob GETs and HEADs on to storage (S3, GCS) with a redirect. */
+const REDIRECTS = [301, 302, 303, 307, 308];
+const MAX_REDIRECTS = 5;
 /** Blobs above this size go up in chunks, so a dropped connection costs one chunk, not the blob. */
 export const CHUNKED_UPLOAD_ABOVE = 64 * 1024 * 1024;
 const CHUNK_SIZE = 16 * 1024 * 1024;
@@ -89,6 +96,7 @@ function retryableStatus(status: number): boolean {
 }
 
 function retryableError(e: unknown): boolean {
+  if (e instanceof SitepipeError) return false;
   const code = (e as { code?: string }).code ?? '';
   return (
     ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET', 'EAI_AGAIN'].includes(code) ||
@@ -96,9 +104,76 @@ function retryableError(e: unknown): boolean {
   );
 }
 
-class RetryableStatus extends Error {
-  constructor(readonly res: HttpResponse) {
-    super(`HTTP ${res.status}`);
+/** A status worth another try, with the registry's Retry-After and what it said. */
+export class RetryableStatus extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/** Retry-After in milliseconds from `now`: delay-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function backoffMs(failures: number): number {
+  return BACKOFF_MS * 2 ** (failures - 1) * (0.75 + Math.random() / 2);
+}
+
+/**
+ * Whether to try again, and after how long. Failures get ATTEMPTS attempts; rate limits get a
+ * time budget instead, since a registry that answers 429 will serve us once we slow down.
+ */
+export class Retries {
+  attempts = 1;
+  private failures = 0;
+  private rateLimits = 0;
+  private rateLimitedMs = 0;
+
+  /** The wait before the next attempt, or null to give up on `e`. */
+  next(e: unknown): number | null {
+    if (!(e instanceof RetryableStatus || retryableError(e))) return null;
+    const limited = e instanceof RetryableStatus && e.status === 429;
+    const n = limited ? ++this.rateLimits : ++this.failures;
+    // "Retry-After: 0" gives no guidance; retrying at once would only hammer the registry.
+    const asked = e instanceof RetryableStatus ? e.retryAfterMs : undefined;
+    const wait = Math.min(asked || backoffMs(n), MAX_WAIT_MS);
+    if (limited ? this.rateLimitedMs + wait > RATE_LIMIT_BUDGET_MS : n >= ATTEMPTS) return null;
+    if (limited) this.rateLimitedMs += wait;
+    this.attempts++;
+    return wait;
+  }
+}
+
+interface OciError {
+  code?: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** What a registry said about a failure: each OCI error as "CODE: message (detail)", else the start of the text. */
+export function registryErrorLines(body: string): string[] {
+  const errors = ociErrors(body);
+  if (!errors) return body.trim() ? [body.trim().slice(0, 500)] : [];
+  return errors.map((e) => {
+    const detail = e.detail ? ` (${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)})` : '';
+    return `${[e.code, e.message].filter(Boolean).join(': ')}${detail}`.slice(0, 500);
+  });
+}
+
+function ociErrors(body: string): OciError[] | null {
+  try {
+    const { errors } = JSON.parse(body) as { errors?: unknown };
+    return Array.isArray(errors) && errors.length > 0 ? (errors as OciError[]) : null;
+  } catch {
+    return null;
   }
 }
 
@@ -110,8 +185,8 @@ interface Request extends HttpOptions {
 
 /**
  * A client of the OCI distribution API for one registry: the auth handshake (anonymous,
- * Basic, Bearer token per scope), retries with backoff on 429/5xx and dropped or stalled
- * connections, and idle timeouts on every request.
+ * Basic, Bearer token per scope), redirects to blob storage, retries with backoff on 429/5xx
+ * and dropped or stalled connections (bodies included), and idle timeouts on every request.
  */
 export class RegistryClient {
   readonly baseUrl: string;
@@ -149,16 +224,13 @@ export class RegistryClient {
     const tags: string[] = [];
     let next: string | null = `/v2/${path}/tags/list?n=1000`;
     while (next) {
-      const res = await this.call(next, { scope: pullScope(path), expect: [404] });
-      if (res.status === 404) {
-        await drain(res);
-        return [];
-      }
-      tags.push(
-        ...((
-          JSON.parse((await readAll(res, 16 * 1024 * 1024)).toString('utf8')) as { tags?: string[] | null }
-        ).tags ?? []),
+      const { res, body } = await this.read(
+        next,
+        { scope: pullScope(path), expect: [404] },
+        16 * 1024 * 1024,
       );
+      if (res.status === 404) return [];
+      tags.push(...((JSON.parse(body.toString('utf8')) as { tags?: string[] | null }).tags ?? []));
       next = /<([^>]+)>;\s*rel="next"/.exec(header(res, 'link') ?? '')?.[1] ?? null;
     }
     return tags;
@@ -177,16 +249,12 @@ export class RegistryClient {
   }
 
   async getManifest(path: string, ref: string): Promise<FetchedManifest | null> {
-    const res = await this.call(`/v2/${path}/manifests/${ref}`, {
-      scope: pullScope(path),
-      headers: { Accept: ACCEPT_MANIFESTS },
-      expect: [404],
-    });
-    if (res.status === 404) {
-      await drain(res);
-      return null;
-    }
-    const body = await readAll(res, 4 * 1024 * 1024);
+    const { res, body } = await this.read(
+      `/v2/${path}/manifests/${ref}`,
+      { scope: pullScope(path), headers: { Accept: ACCEPT_MANIFESTS }, expect: [404] },
+      4 * 1024 * 1024,
+    );
+    if (res.status === 404) return null;
     const digest = sha256Digest(body);
     const claimed = header(res, 'docker-content-digest');
     if ((ref.startsWith('sha256:') && ref !== digest) || (claimed && claimed !== digest)) {
@@ -235,17 +303,53 @@ export class RegistryClient {
   }
 
   async getBlob(path: string, digest: string, limit = 16 * 1024 * 1024): Promise<Buffer> {
-    const res = await this.call(`/v2/${path}/blobs/${digest}`, { scope: pullScope(path) });
-    const body = await readAll(res, limit);
+    const { body } = await this.read(`/v2/${path}/blobs/${digest}`, { scope: pullScope(path) }, limit);
     if (sha256Digest(body) !== digest) {
       throw new SitepipeError('REGISTRY_BAD_CONTENT', `blob ${digest} does not match its digest`, 'retry');
     }
     return body;
   }
 
-  /** Streams a blob; the caller verifies the digest of what it reads. */
+  /**
+   * Streams a blob; the caller verifies the digest of what it reads. A connection that dies
+   * midway is picked up where it stopped, so the reader sees one whole stream.
+   */
   async openBlob(path: string, digest: string): Promise<Readable> {
-    return (await this.call(`/v2/${path}/blobs/${digest}`, { scope: pullScope(path) })).stream;
+    const url = `/v2/${path}/blobs/${digest}`;
+    const first = await this.call(url, { scope: pullScope(path) });
+    return Readable.from(this.blobBody(url, pullScope(path), first), { objectMode: false });
+  }
+
+  /**
+   * The bytes of a blob GET. When the body breaks off, the rest is asked for again with a Range,
+   * from the registry (a storage URL it redirected to may have expired); a server that ignores
+   * the Range sends the whole blob again, and what was delivered already is skipped.
+   */
+  private async *blobBody(url: string, scope: string, first: HttpResponse): AsyncGenerator<Buffer> {
+    const retries = new Retries();
+    let res = first;
+    let received = 0;
+    let skip = 0;
+    try {
+      for (;;) {
+        try {
+          for await (const chunk of res.stream as AsyncIterable<Buffer>) {
+            const part = chunk.subarray(Math.min(skip, chunk.length));
+            skip -= chunk.length - part.length;
+            received += part.length;
+            if (part.length > 0) yield part;
+          }
+          return;
+        } catch (e) {
+          await this.pause(e, retries);
+          res = await this.call(url, { scope, headers: { Range: `bytes=${received}-` } });
+          skip = res.status === 206 ? 0 : received;
+        }
+      }
+    } catch (e) {
+      // The reader must get a SitepipeError, never a bare "aborted" the top level calls a bug.
+      throw e instanceof SitepipeError || this.signal?.aborted ? e : this.unreachable(e);
+    }
   }
 
   async hasBlob(path: string, digest: string): Promise<boolean> {
@@ -317,7 +421,7 @@ export class RegistryClient {
   private async uploadChunked(location: URL, blob: Descriptor, source: BlobSource, scope: string) {
     let offset = 0;
     let url = location;
-    let failures = 0;
+    const retries = new Retries();
     while (offset < blob.size) {
       const end = Math.min(offset + CHUNK_SIZE, blob.size) - 1;
       try {
@@ -335,8 +439,7 @@ export class RegistryClient {
         url = this.uploadLocation(res);
         offset = end + 1;
       } catch (e) {
-        if (++failures >= ATTEMPTS || !(e instanceof RetryableStatus || retryableError(e))) throw e;
-        await this.backoff(failures);
+        await this.pause(e, retries);
         ({ offset, url } = await this.uploadStatus(url, scope));
         if (offset === 0) throw e;
       }
@@ -373,55 +476,100 @@ export class RegistryClient {
     return new URL(location, this.baseUrl);
   }
 
-  /** A request with retries; a 401 is answered once with credentials for the scope. */
+  /** A request with retries; for one whose body is read, see read(). */
   private call(pathOrUrl: string, req: Request): Promise<HttpResponse> {
     return this.withRetry(() => this.once(pathOrUrl, req));
   }
 
+  /** A request with retries that reads the body in each attempt, so a body cut off midway is tried again. */
+  private read(pathOrUrl: string, req: Request, limit: number): Promise<{ res: HttpResponse; body: Buffer }> {
+    return this.withRetry(async () => {
+      const res = await this.once(pathOrUrl, req);
+      return { res, body: await readAll(res, limit) };
+    });
+  }
+
   private async withRetry<T>(attempt: () => Promise<T>): Promise<T> {
-    for (let failures = 1; ; failures++) {
+    const retries = new Retries();
+    for (;;) {
       try {
         return await attempt();
       } catch (e) {
-        if (this.signal?.aborted) throw e;
-        const retry = e instanceof RetryableStatus || retryableError(e);
-        if (!retry || failures >= ATTEMPTS) throw this.finalError(e);
-        await this.backoff(failures);
+        await this.pause(e, retries);
       }
     }
   }
 
-  private backoff(failures: number): Promise<void> {
-    const ms = BACKOFF_MS * 2 ** (failures - 1) * (0.75 + Math.random() / 2);
-    return new Promise((resolve) => setTimeout(resolve, ms));
+  /** Waits before the next attempt (waking when the run is aborted), or throws when `e` ends the retries. */
+  private async pause(e: unknown, retries: Retries): Promise<void> {
+    if (this.signal?.aborted) throw e;
+    const wait = retries.next(e);
+    if (wait === null) throw this.finalError(e, retries.attempts);
+    await sleep(wait, undefined, { signal: this.signal });
   }
 
+  /** One attempt: a 401 is answered once with credentials for the scope; redirects are followed. */
   private async once(pathOrUrl: string, req: Request): Promise<HttpResponse> {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : `${this.baseUrl}${pathOrUrl}`;
     let auth = this.authByScope.get(req.scope);
-    let res = await this.send(url, req, auth);
+    let res = await this.exchange(url, req, auth);
     if (res.status === 401 && auth === undefined) {
       const challenge = header(res, 'www-authenticate') ?? '';
       await drain(res);
       auth = await this.authorize(challenge, req.scope);
       this.authByScope.set(req.scope, auth);
-      if (auth !== null) res = await this.send(url, req, auth);
+      if (auth !== null) res = await this.exchange(url, req, auth);
     }
-    if ((res.status >= 200 && res.status < 300) || req.expect?.includes(res.status)) return res;
-    if (retryableStatus(res.status)) {
-      await drain(res);
-      throw new RetryableStatus(res);
-    }
-    const body = await readAll(res, 64 * 1024).catch(() => Buffer.alloc(0));
-    if (res.status === 401 || res.status === 403) throw this.authError(res.status);
-    throw this.unexpected(res.status, url, body.toString('utf8'));
+    return this.check(res, url, req.expect);
   }
 
-  private send(url: string, req: Request, auth: string | null | undefined): Promise<HttpResponse> {
+  /**
+   * Sends a request, following the redirects of a GET or HEAD. `auth` goes to the first URL's
+   * origin only: storage URLs are pre-signed, and must never see the registry's credentials.
+   */
+  private async exchange(
+    url: string,
+    req: HttpOptions,
+    auth: string | null | undefined,
+  ): Promise<HttpResponse> {
+    const origin = new URL(url).origin;
+    const follow = req.method === undefined || req.method === 'GET' || req.method === 'HEAD';
+    let at = url;
+    let res = await this.send(at, req, auth);
+    for (let hops = 0; follow && REDIRECTS.includes(res.status); hops++) {
+      const location = header(res, 'location');
+      if (!location) return res;
+      await drain(res);
+      if (hops === MAX_REDIRECTS) {
+        throw new SitepipeError(
+          'REGISTRY_ERROR',
+          `the registry ${this.registry} redirected ${url} more than ${MAX_REDIRECTS} times`,
+          'check the registry, or the proxy in front of it',
+        );
+      }
+      at = new URL(location, at).toString();
+      res = await this.send(at, req, new URL(at).origin === origin ? auth : null);
+    }
+    return res;
+  }
+
+  /** A 2xx or expected status passes; anything else becomes an error carrying what the registry said. */
+  private async check(res: HttpResponse, url: string, expect: readonly number[] = []): Promise<HttpResponse> {
+    if ((res.status >= 200 && res.status < 300) || expect.includes(res.status)) return res;
+    const body = (await readAll(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString('utf8');
+    if (retryableStatus(res.status)) {
+      throw new RetryableStatus(res.status, parseRetryAfter(header(res, 'retry-after')), body);
+    }
+    if (res.status === 401 || res.status === 403) throw this.authError(res.status, body);
+    throw this.unexpected(res.status, url, body);
+  }
+
+  private send(url: string, req: HttpOptions, auth: string | null | undefined): Promise<HttpResponse> {
     const headers = { ...req.headers, ...(auth ? { Authorization: auth } : {}) };
     const idleTimeoutMs = req.idleTimeoutMs ?? this.idleTimeoutMs;
     return send(url, { ...req, headers, idleTimeoutMs, signal: this.signal }).catch((e: unknown) => {
-      if (retryableError(e) || this.signal?.aborted) throw e;
+      // A SitepipeError here came from an upload's source, e.g. the registry a base layer streams from.
+      if (e instanceof SitepipeError || retryableError(e) || this.signal?.aborted) throw e;
       throw this.unreachable(e);
     });
   }
@@ -429,43 +577,33 @@ export class RegistryClient {
   /** Answers a 401 challenge; null when we have nothing to answer it with. */
   private async authorize(challenge: string, scope: string): Promise<string | null> {
     const { scheme, params } = parseChallenge(challenge);
-    if (scheme === 'basic') return this.creds ? basic(this.creds) : null;
+    const credentials = this.creds ? basic(this.creds) : null;
+    if (scheme === 'basic') return credentials;
     if (scheme !== 'bearer' || !params.realm) return null;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
     for (const s of scope.split(' ')) url.searchParams.append('scope', s);
-    const headers: Record<string, string> = this.creds ? { Authorization: basic(this.creds) } : {};
-    const res = await this.withRetry(async () => {
-      const r = await send(url.toString(), {
-        headers,
-        idleTimeoutMs: this.idleTimeoutMs,
-        signal: this.signal,
-      }).catch((e: unknown) => {
-        throw retryableError(e) ? e : this.unreachable(e);
-      });
-      if (retryableStatus(r.status)) {
-        await drain(r);
-        throw new RetryableStatus(r);
-      }
-      return r;
+    const body = await this.withRetry(async () => {
+      const res = await this.check(await this.exchange(url.toString(), {}, credentials), url.pathname);
+      return readAll(res, 1024 * 1024);
     });
-    const body = await readAll(res, 1024 * 1024);
-    if (res.status === 401 || res.status === 403) throw this.authError(res.status);
-    if (res.status !== 200) throw this.unexpected(res.status, url.pathname, body.toString('utf8'));
     const parsed = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string };
     const token = parsed.token ?? parsed.access_token;
     return token ? `Bearer ${token}` : null;
   }
 
-  private finalError(e: unknown): unknown {
+  private finalError(e: unknown, attempts: number): unknown {
     if (e instanceof RetryableStatus) {
       return new SitepipeError(
         'REGISTRY_ERROR',
-        `the registry ${this.registry} kept failing (last: HTTP ${e.res.status}) after ${ATTEMPTS} attempts`,
-        'the registry is overloaded or failing; nothing was tagged, so running again is safe',
+        `the registry ${this.registry} kept failing (last: HTTP ${e.status}) after ${attempts} attempts`,
+        e.status === 429
+          ? 'the registry kept rate-limiting us; nothing was tagged, so running again later is safe (signed-in pulls often get a higher limit)'
+          : 'the registry is overloaded or failing; nothing was tagged, so running again is safe',
+        registryErrorLines(e.body),
       );
     }
-    if (retryableError(e)) return this.unreachable(e, ` after ${ATTEMPTS} attempts`);
+    if (retryableError(e)) return this.unreachable(e, ` after ${attempts} attempts`);
     return e;
   }
 
@@ -478,13 +616,14 @@ export class RegistryClient {
     );
   }
 
-  private authError(status: number): SitepipeError {
+  private authError(status: number, body = ''): SitepipeError {
     return new SitepipeError(
       'REGISTRY_AUTH_FAILED',
       `the registry ${this.registry} refused ${this.creds ? 'the credentials' : 'anonymous access'} (HTTP ${status})`,
       this.creds
         ? 'check the credentials in ~/.docker/config.json (docker login, or gcloud auth configure-docker)'
         : `log in first: docker login ${this.registry} (or set registry.credentials)`,
+      registryErrorLines(body),
     );
   }
 
@@ -493,7 +632,7 @@ export class RegistryClient {
       'REGISTRY_ERROR',
       `the registry ${this.registry} answered HTTP ${status} for ${path}`,
       'check the registry logs',
-      body.trim() ? [body.trim().slice(0, 500)] : [],
+      registryErrorLines(body),
     );
   }
 }

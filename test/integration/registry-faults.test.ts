@@ -15,14 +15,19 @@ const BUILD = ['source', 'tag', 'hugo', 'pygments', 'render', 'image'];
 const isUpload = (m: string, u: string) => (m === 'PUT' || m === 'PATCH') && u.includes('/blobs/uploads/');
 const isManifestPut = (m: string, u: string) => m === 'PUT' && u.includes('/manifests/');
 
-/** A site repo whose image and base both go through `proxy` (so base layers are mounted, site layers uploaded). */
-async function repoBehind(proxy: FaultProxy, path: string): Promise<SiteRepo> {
+/** A site repo building `repository` on `base`, with anonymous registry access and a short idle timeout. */
+async function repoWith(repository: string, base: string): Promise<SiteRepo> {
   const example = await readFile(join(EXAMPLE_DIR, 'sitepipe.yaml'), 'utf8');
   const configYaml = example
-    .replace(/repository: .*/, `repository: ${proxy.host}/${path}`)
-    .replace(/base: .*/, `base: ${proxy.host}/library/nginx:stable`)
+    .replace(/repository: .*/, `repository: ${repository}`)
+    .replace(/base: .*/, `base: ${base}`)
     .replace(/credentials: .*/, 'credentials: none\n  timeoutSeconds: 2');
   return exampleRepo({ configYaml });
+}
+
+/** A site repo whose image and base both go through `proxy` (so base layers are mounted, site layers uploaded). */
+function repoBehind(proxy: FaultProxy, path: string): Promise<SiteRepo> {
+  return repoWith(`${proxy.host}/${path}`, `${proxy.host}/library/nginx:stable`);
 }
 
 async function tagsOf(path: string): Promise<string[]> {
@@ -83,6 +88,48 @@ describe('pushing through a faulty network (fault-injecting proxy in front of th
     const { outputs } = await runSteps({ config: repo.config, cacheDir });
     expect(outputs.image?.uploadedBytes).toBe(0);
     expect((await tagsOf(`${path}-broken`)).sort()).toEqual(outputs.push?.tags.slice().sort());
+  });
+
+  it('streams a base layer from another registry through blob redirects and a cut, with the same digest', async () => {
+    const base = await new RegistryClient(SETUP_REGISTRY, null).resolveImage('library/nginx', 'stable');
+    const [layer] = base.manifest.layers;
+    const toStorage = (digest: string) => (m: string, u: string) =>
+      m === 'GET' && u.startsWith('/storage/') && u.endsWith(digest);
+    // The base is read through the proxy, whose blob GETs all redirect to its storage host; the
+    // image goes straight to the registry under another name, so the base layer is streamed
+    // from one "registry" into the other (no mount), and the stream is cut midway.
+    const rules: FaultRule[] = [
+      {
+        match: (m, u) => m === 'GET' && u.startsWith('/v2/') && u.includes('/blobs/'),
+        fault: 'redirect',
+        times: 1000,
+      },
+      { match: toStorage(base.manifest.config.digest), fault: 'cut', times: 1 },
+      { match: toStorage(layer?.digest as string), fault: 'cut', times: 1 },
+    ];
+    proxy = await startFaultProxy(SETUP_REGISTRY, rules);
+    const target = `${path}-streamed`;
+    repo = await repoWith(`${SETUP_REGISTRY}/${target}`, `${proxy.host}/library/nginx:stable`);
+    const cacheDir = await mkdtemp(join(tmpdir(), 'sitepipe-cache-'));
+    const { outputs } = await runSteps({ config: repo.config, only: BUILD, cacheDir });
+    expect(rules.map((r) => r.times)).toEqual([expect.any(Number), 0, 0]);
+    const resumed = proxy.requests.filter(
+      (r) => r.listener === 'storage' && r.url.endsWith(layer?.digest as string),
+    );
+    expect(resumed.map((r) => r.outcome)).toEqual(['cut', 'forwarded']);
+    expect(resumed[1]?.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    // The registry checked the streamed layer against its digest when the upload finished.
+    expect(await new RegistryClient(SETUP_REGISTRY, null).hasBlob(target, layer?.digest as string)).toBe(
+      true,
+    );
+
+    proxy.rules.length = 0;
+    const clean = await runSteps({
+      config: repo.config,
+      only: BUILD,
+      cacheDir: await mkdtemp(join(tmpdir(), 'c-')),
+    });
+    expect(clean.outputs.image?.digest).toBe(outputs.image?.digest);
   });
 
   it('uploads a large blob in chunks and resumes where a reset cut it off', async () => {
