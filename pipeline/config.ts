@@ -5,6 +5,7 @@ import { cloudbuildConfigSchema } from './cloudbuild/config.js';
 import { SitepipeError } from './errors.js';
 import { deployConfigSchema } from './kube/config.js';
 import { parseImageRef } from './reference.js';
+import { verifyConfigSchema } from './verify/config.js';
 import { parseYamlWith } from './yaml-schema.js';
 
 const hugoVersion = z
@@ -74,8 +75,12 @@ export const configSchema = z
         ociLayout: z.string().min(1).optional(),
         /** oci builder: also write a `docker load` tarball (relative to this file). */
         dockerArchive: z.string().min(1).optional(),
+        /** oci builder: media mtimes from git history, or the commit time (which every clone, shallow too, agrees on). */
+        mediaTimes: z.enum(['git', 'commit']).default('git'),
         /** nginx listens here inside the container (unprivileged, so the image can run as non-root). */
         port: z.number().int().min(1).max(65535).default(8080),
+        /** nginx sends `Sitepipe-Release: <commit tag>` on every response, which `sitepipe verify` reads. */
+        releaseHeader: z.boolean().default(true),
       })
       .strict(),
     tags: z
@@ -112,6 +117,8 @@ export const configSchema = z
     cloudbuild: cloudbuildConfigSchema.optional(),
     /** Kubernetes: needed by `sitepipe manifests` and the deploy commands. */
     deploy: deployConfigSchema.optional(),
+    /** `sitepipe verify` and the verify step: what every frontend of every host serves. */
+    verify: verifyConfigSchema.prefault({}),
     smoke: z
       .object({
         enabled: z.boolean().default(true),

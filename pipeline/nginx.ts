@@ -1,5 +1,6 @@
 import { SitepipeError } from './errors.js';
 import { tarChunks } from './oci/tar-layer.js';
+import { releaseHeaderDirective } from './verify/release-header.js';
 
 /**
  * The nginx server config sitepipe puts into every image. The listen directive sits in its
@@ -84,8 +85,21 @@ function rootRedirect(basePath: string): string {
 `;
 }
 
-/** The server block for a site served under `basePath` ("/" or e.g. "/blog/"). */
-export function serverConf(basePath = '/'): string {
+/**
+ * Headers on every response. nginx gives a block the add_header directives of the enclosing one
+ * only when it has none of its own, so they are repeated in each location that adds one.
+ * HSTS: browsers take it only over HTTPS, which is how visitors reach the site (the load
+ * balancer terminates TLS); `always`, so redirects and 404s carry it too.
+ */
+function headers(release: string | null, indent: string): string {
+  return `${indent}add_header Strict-Transport-Security "max-age=31536000" always;\n${releaseHeaderDirective(release, indent)}`;
+}
+
+/**
+ * The server block for a site served under `basePath` ("/" or e.g. "/blog/"); `release` (the
+ * commit tag, or null for none) is sent as Sitepipe-Release, which `sitepipe verify` reads.
+ */
+export function serverConf(basePath = '/', release: string | null = null): string {
   checkBasePath(basePath);
   return `# Written by sitepipe.
 server {
@@ -96,7 +110,7 @@ server {
     # Redirects (e.g. /about to /about/) name only the path: the scheme, host and port nginx
     # sees (plain HTTP on the container's port) are not the ones the client used.
     absolute_redirect off;
-
+${headers(release, '    ')}
     gzip on;
     # Caches in between keep compressed and plain copies apart, and the load balancer's
     # requests (they carry Via) are compressed too.
@@ -115,7 +129,7 @@ ${rootRedirect(basePath)}    location / {
     location ~* \\.(?:css|js|png|jpe?g|gif|svg|webp|avif|ico|woff2?)$ {
         expires 7d;
         add_header Cache-Control "public";
-    }
+${headers(release, '        ')}    }
     error_page 404 ${basePath}404.html;
 }
 `;

@@ -102,6 +102,30 @@ export const deployRecord = z.object({
   previousImage: z.string().nullable(),
 });
 
+export const verifyRecord = z.object({
+  commit,
+  /** false when the config names no hosts: nothing was checked. */
+  verified: z.boolean(),
+  /** The release every address was checked for (the commit tag), or null when not checked. */
+  release: z.string().nullable(),
+  attempts: z.number().int(),
+  /** One per address of every host, as `sitepipe verify` prints them. */
+  addresses: z.array(
+    z.object({
+      host: z.string(),
+      address: z.string(),
+      family: z.string(),
+      serial: z.string().nullable(),
+      expiry: z.string().nullable(),
+      daysLeft: z.number().int().nullable(),
+      release: z.string().nullable(),
+      redirect: z.string(),
+      verdict: z.string(),
+    }),
+  ),
+  warnings: z.array(z.string()),
+});
+
 export const records = {
   source: sourceRecord,
   tag: tagRecord,
@@ -112,6 +136,7 @@ export const records = {
   smoke: smokeRecord,
   push: pushRecord,
   deploy: deployRecord,
+  verify: verifyRecord,
 } as const;
 
 export type Outputs = { [K in keyof typeof records]: z.infer<(typeof records)[K]> };
@@ -125,3 +150,4 @@ export type BuiltImage = Outputs['image'];
 export type SmokeResult = Outputs['smoke'];
 export type PushResult = Outputs['push'];
 export type DeployResult = Outputs['deploy'];
+export type VerifyResult = Outputs['verify'];

@@ -11,6 +11,7 @@ import { checkBasePath, listenConf, SITE_ROOT, serverConf } from '../nginx.js';
 import { packageRoot } from '../paths.js';
 import type { BuiltImage, HugoInstall, PygmentsInstall, SourceInfo, TagPlan } from '../records.js';
 import type { RunContext } from '../step.js';
+import { releaseHeaderValue } from '../verify/release-header.js';
 
 /** Site entries that never belong in the build context. */
 const EXCLUDED = new Set(['.git', 'node_modules', 'public', '.sitepipe', '.hugo_build.lock']);
@@ -60,6 +61,8 @@ export async function writeBuildContext(
     basePath: string;
     dockerfile: string;
     pygments: PygmentsInstall;
+    /** The Sitepipe-Release header's value, or null for none. */
+    release: string | null;
   },
 ): Promise<void> {
   const { siteDir } = opts;
@@ -84,7 +87,7 @@ export async function writeBuildContext(
       await cp(src, join(dir, 'site', entry), { recursive: true, filter: keep, verbatimSymlinks: true });
     }
   }
-  await writeFile(join(dir, 'nginx', 'default.conf'), serverConf(opts.basePath));
+  await writeFile(join(dir, 'nginx', 'default.conf'), serverConf(opts.basePath, opts.release));
   await writeFile(join(dir, 'nginx', 'listen.conf'), listenConf(opts.port));
 }
 
@@ -120,6 +123,7 @@ export async function buildWithDocker(
       basePath,
       dockerfile: await dockerfileTemplate(),
       pygments,
+      release: releaseHeaderValue(ctx.config, tag.commitTag),
     });
     const context = createTar({ cwd: contextDir, portable: true }, ['.']) as unknown as NodeJS.ReadableStream;
     id = await buildImage(docker, {

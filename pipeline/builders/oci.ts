@@ -16,6 +16,7 @@ import type { BuiltImage, RenderResult, SourceInfo, TagPlan } from '../records.j
 import { parseImageRef, parseRepository } from '../reference.js';
 import { openRegistry } from '../registries.js';
 import type { RunContext } from '../step.js';
+import { releaseHeaderValue } from '../verify/release-header.js';
 
 /** Blobs uploaded at once: enough to overlap round trips, few enough to share bandwidth sensibly. */
 const UPLOAD_CONCURRENCY = 3;
@@ -232,7 +233,10 @@ export async function buildWithOci(
     sourceTime,
     hashes,
     extraFiles: [
-      { path: SERVER_CONF_PATH, content: Buffer.from(serverConf(render.basePath)) },
+      {
+        path: SERVER_CONF_PATH,
+        content: Buffer.from(serverConf(render.basePath, releaseHeaderValue(ctx.config, tag.commitTag))),
+      },
       { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
     ],
   });

@@ -7,6 +7,7 @@ import { SitepipeError } from '../errors.js';
 import { imageLabels } from '../labels.js';
 import type { BuiltImage } from '../records.js';
 import { readRecord, writeRecord } from '../state.js';
+import { releaseHeaderValue } from '../verify/release-header.js';
 
 /**
  * The Docker path with the standard Docker builder (cloudbuild.imageStep: docker-builder):
@@ -80,6 +81,7 @@ export async function writeDockerContext(opts: DockerContextOptions): Promise<Re
     basePath,
     dockerfile,
     pygments,
+    release: releaseHeaderValue(config, tag.commitTag),
   });
   return labels;
 }

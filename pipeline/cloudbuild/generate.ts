@@ -121,7 +121,10 @@ export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
   const builder = settings.builder ?? `gcr.io/$PROJECT_ID/sitepipe:${version}`;
   const configPath = posix(opts.configPath);
   const buildSeconds = settings.timeoutSeconds;
-  const extraTimeouts = { smoke: opts.config.smoke.timeoutSeconds + 300 };
+  const extraTimeouts = {
+    smoke: opts.config.smoke.timeoutSeconds + 300,
+    verify: opts.config.verify.waitSeconds + 300,
+  };
   const cache = settings.cache.enabled;
   const userEnv = Object.keys(settings.substitutions).map((k) => `${k}=$${k}`);
 

@@ -7,10 +7,14 @@ import { HealthCheckPolicy } from '@kubernetes-models/gke/networking.gke.io/v1/H
 import { ManagedCertificate } from '@kubernetes-models/gke/networking.gke.io/v1/ManagedCertificate';
 import { FrontendConfig } from '@kubernetes-models/gke/networking.gke.io/v1beta1/FrontendConfig';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { SitepipeError } from '../errors.js';
 import type { KubeObject } from './manifests-common.js';
 
@@ -37,6 +41,11 @@ const MODELS: Record<string, { model: ModelClass; namespaced: boolean }> = {
   'cloud.google.com/v1/BackendConfig': { model: BackendConfig, namespaced: true },
   'gateway.networking.k8s.io/v1/Gateway': { model: Gateway, namespaced: true },
   'gateway.networking.k8s.io/v1/HTTPRoute': { model: HTTPRoute, namespaced: true },
+  // The verify CronJob (verify.cronJob) and what it reads the cluster with.
+  'batch/v1/CronJob': { model: CronJob, namespaced: true },
+  'v1/ServiceAccount': { model: ServiceAccount, namespaced: true },
+  'rbac.authorization.k8s.io/v1/Role': { model: Role, namespaced: true },
+  'rbac.authorization.k8s.io/v1/RoleBinding': { model: RoleBinding, namespaced: true },
 };
 
 /** The kinds validateManifests knows, as apiVersion/kind. */
@@ -113,6 +122,10 @@ function metadataProblems(object: KubeObject, namespaced: boolean): string[] {
   }
   if (namespaced && (typeof meta.namespace !== 'string' || !DNS_LABEL.test(meta.namespace))) {
     problems.push('metadata.namespace: a namespaced object needs its namespace, a DNS label');
+  }
+  // A CronJob's Jobs are named <cronjob>-<11 characters>, so its own name has 52 at most.
+  if (object.kind === 'CronJob' && typeof name === 'string' && name.length > 52) {
+    problems.push('metadata.name: a CronJob name must be at most 52 characters');
   }
   if (!namespaced && meta.namespace !== undefined) {
     problems.push('metadata.namespace: must be absent on a cluster-scoped object');
@@ -295,9 +308,51 @@ function setProblems(objects: readonly KubeObject[]): string[] {
       }
     }
   }
+  problems.push(...cronJobProblems(objects, services));
   for (const m of ofKind('ManagedCertificate')) {
     if (asArray(asRecord(m.spec).domains).length > 100) {
       problems.push(`${idOf(m)}: a ManagedCertificate covers at most 100 domains`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The verify CronJob: its pods must not look like the site's (a Service selecting them would send
+ * visitors to a verify pod), and its ServiceAccount and RoleBinding must resolve within the set.
+ */
+function cronJobProblems(objects: readonly KubeObject[], services: readonly KubeObject[]): string[] {
+  const problems: string[] = [];
+  const named = (kind: string, name: unknown, ns: unknown) =>
+    objects.some((o) => o.kind === kind && o.metadata.name === name && o.metadata.namespace === ns);
+  for (const c of objects.filter((o) => o.kind === 'CronJob')) {
+    const template = asRecord(asRecord(asRecord(asRecord(c.spec).jobTemplate).spec).template);
+    const labels = asRecord(asRecord(template.metadata).labels);
+    for (const s of services) {
+      const selector = asRecord(asRecord(s.spec).selector);
+      if (Object.keys(selector).length && includesLabels(labels, selector)) {
+        problems.push(
+          `${idOf(c)}: its pods match the selector of ${idOf(s)}, which would send visitors to them`,
+        );
+      }
+    }
+    const account = asRecord(template.spec).serviceAccountName;
+    if (account !== undefined && !named('ServiceAccount', account, c.metadata.namespace)) {
+      problems.push(`${idOf(c)}: ServiceAccount ${String(account)} is not in the set`);
+    }
+  }
+  for (const b of objects.filter((o) => o.kind === 'RoleBinding')) {
+    const ref = asRecord(b.roleRef);
+    if (ref.kind === 'Role' && !named('Role', ref.name, b.metadata.namespace)) {
+      problems.push(`${idOf(b)}: Role ${String(ref.name)} is not in the set`);
+    }
+    for (const s of asArray(b.subjects).map(asRecord)) {
+      if (
+        s.kind === 'ServiceAccount' &&
+        !named('ServiceAccount', s.name, s.namespace ?? b.metadata.namespace)
+      ) {
+        problems.push(`${idOf(b)}: ServiceAccount ${String(s.name)} is not in the set`);
+      }
     }
   }
   return problems;

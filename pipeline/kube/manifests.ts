@@ -9,6 +9,7 @@ import { gatewayFrontends, serviceAnnotations, twoIngressFrontends } from './man
 import { gcloudCommands, gcloudScript, gcloudShowAddresses, shellLine } from './manifests-gcloud.js';
 import { certificate, clusterIssuers, managedCertificate } from './manifests-tls.js';
 import { validateManifests } from './manifests-validate.js';
+import { verifyCronJob } from './manifests-verify.js';
 import { deployment, namespace, podDisruptionBudget, service } from './manifests-workload.js';
 
 export type { KubeObject } from './manifests-common.js';
@@ -36,7 +37,8 @@ export interface BuildOptions {
 
 /**
  * Every object the site needs, in apply order: Namespace, ClusterIssuers, Certificate,
- * Deployment (and its PodDisruptionBudget), Service, frontends. Plain JSON objects, not yet
+ * Deployment (and its PodDisruptionBudget), Service, frontends, and with verify.cronJob the
+ * verify CronJob (and its ServiceAccount, Role, RoleBinding). Plain JSON objects, not yet
  * validated (validateManifests does that).
  */
 export function buildManifests(config: Config, opts: BuildOptions = {}): KubeObject[] {
@@ -61,6 +63,8 @@ export function buildManifests(config: Config, opts: BuildOptions = {}): KubeObj
       ? gatewayFrontends(n, config, deploy)
       : twoIngressFrontends(n, config, deploy)),
   );
+  // Last: the hourly `sitepipe verify` (verify.cronJob), which reads the objects above.
+  if (config.verify.cronJob.enabled) objects.push(...verifyCronJob(n, config, deploy));
   // Builders share label maps and the like; callers get independent trees they may change.
   return objects.map((o) => structuredClone(o));
 }
@@ -87,6 +91,11 @@ export function manifestWarnings(config: Config, opts: BuildOptions = {}): strin
           ? 'Every host needs an AAAA record, and cert-manager must reach that Ingress over IPv6 for its self-check (a dual-stack cluster). '
           : 'No host may have an AAAA record while certificates are issued. ') +
         'tls.challenge: dns01 or frontends.mode: gateway avoid this; see docs/kubernetes.md',
+    );
+  }
+  if (config.verify.cronJob.enabled && config.verify.caFile) {
+    warnings.push(
+      `verify.caFile (${config.verify.caFile}) is a file on this machine: the verify CronJob trusts its image's roots instead`,
     );
   }
   return warnings;

@@ -84,6 +84,8 @@ describe('sitepipe deploy and rollback on replicas running as real containers (b
         '  hosts: [www.example.com]',
         '  progressDeadlineSeconds: 600',
         '  tls: { email: ops@example.com }',
+        // www.example.com has no frontend here (verify.test.ts checks real ones).
+        'verify: { enabled: false }',
       ],
     });
     repo = await exampleRepo({ configYaml });

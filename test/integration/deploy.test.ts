@@ -65,6 +65,8 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
         '  progressDeadlineSeconds: 20',
         '  lockTimeoutSeconds: 2',
         '  tls: { email: ops@example.com }',
+        // www.example.com has no frontend here (verify.test.ts checks real ones).
+        'verify: { enabled: false }',
       ],
     });
     repo = await exampleRepo({ configYaml });

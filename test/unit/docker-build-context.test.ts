@@ -51,6 +51,7 @@ describe('the Docker build context', () => {
       basePath,
       dockerfile: 'FROM scratch\n',
       pygments,
+      release: null,
     });
 
   it('holds exactly the site’s relative links, not host paths they were resolved to', async () => {
