@@ -1,16 +1,22 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { sitepipeVersion } from './cloudbuild/generate.js';
 import { registerCloudbuild } from './commands/cloudbuild.js';
-import { type CommonFlags, runContext, withReporter } from './commands/context.js';
+import { type CommonFlags, runContext, stopWhenOutputCloses, withReporter } from './commands/context.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerManifests } from './commands/manifests.js';
+import { registerVerify } from './commands/verify.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
+import { exitCodeOf, type SitepipeError, toSitepipeError, usageError } from './errors.js';
+import { Reporter } from './output.js';
 import { PIPELINE } from './pipeline.js';
-import { runPipeline } from './runner.js';
+import { runPipeline, selectSteps } from './runner.js';
 import { dependencies } from './step.js';
 
 function runCommand(steps: string[], flags: CommonFlags): Promise<number> {
   return withReporter(flags, async (reporter, signal) => {
+    // A mistyped step is a usage error, reported before a missing config is.
+    selectSteps(PIPELINE, steps);
     const outputs = await runPipeline({
       pipeline: PIPELINE,
       only: steps,
@@ -25,10 +31,61 @@ function runCommand(steps: string[], flags: CommonFlags): Promise<number> {
   });
 }
 
+/** How a command is typed, e.g. `sitepipe cloudbuild local`. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return ['sitepipe', ...names].join(' ');
+}
+
+/** Whether `flag` is an option, of the command or one above it, that takes a value. */
+function takesValue(command: Command, flag: string): boolean {
+  for (let c: Command | null = command; c; c = c.parent) {
+    const option = c.options.find((o) => o.short === flag || o.long === flag);
+    if (option) return option.required || option.optional;
+  }
+  return false;
+}
+
+/**
+ * The command that `words` (the command line after `sitepipe`) name, and the first word that
+ * names none where only a command can stand (under a command that takes no operands).
+ */
+function findCommand(program: Command, words: readonly string[]): { command: Command; unknown?: string } {
+  let command = program;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] as string;
+    if (word === '--') break;
+    if (word.startsWith('-')) {
+      // The value of `--config FILE` is no command name.
+      if (!word.includes('=') && takesValue(command, word)) i++;
+      continue;
+    }
+    const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (sub) command = sub;
+    else if (command.commands.length > 0 && command.registeredArguments.length === 0) {
+      return { command, unknown: word };
+    } else break;
+  }
+  return { command };
+}
+
+function noSuchCommand(under: Command, word: string): SitepipeError {
+  return usageError(
+    `there is no command \`${commandPath(under)} ${word}\``,
+    `its commands are: ${under.commands.map((c) => c.name()).join(', ')}; see \`${commandPath(under)} --help\``,
+  );
+}
+
 export function buildCli(): Command {
   const program = new Command('sitepipe')
     .description('Ship a Hugo site from a git commit to an nginx image in a registry, and on to Kubernetes')
-    .exitOverride();
+    .version(sitepipeVersion(), '-V, --version', 'print the sitepipe version')
+    // Set before the commands are added, so that they inherit it: usage errors are thrown and
+    // printed by main, as every other error is.
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .helpCommand(false);
   program
     .command('run')
     .description(`run the pipeline, or only the named steps (${PIPELINE.map((s) => s.name).join(', ')})`)
@@ -59,13 +116,42 @@ export function buildCli(): Command {
   registerManifests(program, loadConfig);
   registerDeployCommands(program);
   registerCloudbuild(program);
+  registerVerify(program);
+  program
+    .command('help')
+    .description('show the help of a command, e.g. `sitepipe help cloudbuild local`')
+    .argument('[command...]', 'a command and its subcommands')
+    .action((words: string[]) => {
+      const { command, unknown } = findCommand(program, words);
+      if (unknown !== undefined) throw noSuchCommand(command, unknown);
+      command.outputHelp();
+    });
   return program;
 }
 
-try {
-  await buildCli().parseAsync(process.argv);
-} catch (e) {
-  // Commander has printed usage errors already; --help and --version end here too.
-  if (!(e instanceof CommanderError)) process.stderr.write(`${String(e)}\n`);
-  process.exitCode = e instanceof CommanderError ? (e.exitCode === 0 ? 0 : 2) : 1;
+async function main(argv: string[]): Promise<void> {
+  const program = buildCli();
+  const words = argv.slice(2);
+  const { command, unknown } = findCommand(program, words);
+  try {
+    // Before Commander parses: it would answer `sitepipe nosuch --help` with the root help.
+    if (unknown !== undefined) throw noSuchCommand(command, unknown);
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError && e.exitCode === 0) return; // --help, --version
+    if (e instanceof CommanderError && e.code === 'commander.help') {
+      // A command that needs a subcommand has printed its help on stderr: that says it all.
+      process.exitCode = 2;
+      return;
+    }
+    const error =
+      e instanceof CommanderError
+        ? usageError(e.message.replace(/^error: /, ''), `see \`${commandPath(command)} --help\``)
+        : toSitepipeError(e);
+    new Reporter(words.includes('--json') ? 'json' : 'plain', process.stdout, process.stderr).error(error);
+    process.exitCode = exitCodeOf(error);
+  }
 }
+
+stopWhenOutputCloses(process.stdout, process.stderr);
+await main(process.argv);

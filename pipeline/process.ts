@@ -60,9 +60,11 @@ export async function runProcess(
       ? `timed out after ${opts.timeoutMs ?? 600_000} ms`
       : result.isCanceled
         ? 'was cancelled'
-        : result.exitCode === undefined
-          ? `could not start (${result.originalMessage ?? result.shortMessage})`
-          : `exited with code ${result.exitCode}`;
+        : result.signal
+          ? `was killed by ${result.signal}`
+          : result.exitCode === undefined
+            ? `could not start (${result.originalMessage ?? result.shortMessage})`
+            : `exited with code ${result.exitCode}`;
     const output = String(result.all ?? '')
       .split('\n')
       .filter((l) => l.trim() !== '')

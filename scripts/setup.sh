@@ -20,6 +20,7 @@ default_images=(
   "$registry_addr/library/debian:bookworm-slim"
 )
 packages=(hugo python3-pygments docker.io docker-registry skopeo umoci debootstrap nginx openssl
+  openssh-server openssh-client rsync caddy pebble chromium
   git curl ca-certificates procps)
 
 started=$SECONDS

@@ -66,8 +66,14 @@ async function containerLogs(container: Docker.Container): Promise<string[]> {
   return demuxLogs(raw);
 }
 
-async function waitUntilServing(container: Docker.Container, base: string, deadline: number): Promise<void> {
+async function waitUntilServing(
+  container: Docker.Container,
+  base: string,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<void> {
   while (Date.now() < deadline) {
+    signal.throwIfAborted();
     const state = (await container.inspect()).State;
     if (!state.Running) {
       throw new SitepipeError(
@@ -155,7 +161,12 @@ export const smoke = defineStep({
     const base = `http://127.0.0.1:${port}`;
     const container = await startOnLoopback(docker, image.localRef, port);
     try {
-      await waitUntilServing(container, base, Date.now() + ctx.config.smoke.timeoutSeconds * 1000);
+      await waitUntilServing(
+        container,
+        base,
+        Date.now() + ctx.config.smoke.timeoutSeconds * 1000,
+        ctx.signal,
+      );
       const failures = await fetchAll(base, paths, ctx.signal);
       if (failures.length > 0) {
         throw new SitepipeError(

@@ -11,33 +11,21 @@ import { generateCloudBuild, renderCloudBuildYaml } from '../cloudbuild/generate
 import { definedSecrets, runLocalBuild } from '../cloudbuild/local.js';
 import { localBuiltIns } from '../cloudbuild/workspace.js';
 import { DEFAULT_CONFIG_FILE, type LoadedConfig, loadConfig } from '../config.js';
-import { SitepipeError, toSitepipeError } from '../errors.js';
-import { type OutputMode, Reporter } from '../output.js';
+import { SitepipeError } from '../errors.js';
+import type { Reporter } from '../output.js';
 import { PIPELINE } from '../pipeline.js';
 import { runProcess } from '../process.js';
+import { withReporter } from './context.js';
 
 /** The project ID local builds use for $PROJECT_ID unless --project says otherwise. */
 export const LOCAL_PROJECT_ID = 'sitepipe-local';
 
-function outputMode(json: boolean | undefined): OutputMode {
-  if (json) return 'json';
-  return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
-}
-
-/** Runs a command body; a failure is printed by the Reporter and sets the exit code. */
+/** Runs a command body with the one top-level catch, interrupts and closed output of every command. */
 async function guarded(
   json: boolean | undefined,
-  body: (reporter: Reporter) => Promise<void>,
+  body: (reporter: Reporter, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
-  const reporter = new Reporter(outputMode(json), process.stdout, process.stderr);
-  try {
-    await body(reporter);
-  } catch (e) {
-    reporter.error(toSitepipeError(e));
-    process.exitCode = 1;
-  } finally {
-    reporter.close();
-  }
+  process.exitCode = await withReporter({ json }, body);
 }
 
 /** The git work tree holding `dir`, else `dir` itself. */
@@ -131,7 +119,12 @@ interface LocalFlags {
   config: string;
 }
 
-async function localCommand(file: string, flags: LocalFlags, reporter: Reporter): Promise<void> {
+async function localCommand(
+  file: string,
+  flags: LocalFlags,
+  reporter: Reporter,
+  signal: AbortSignal,
+): Promise<void> {
   const path = resolve(file);
   let text: string;
   try {
@@ -159,41 +152,34 @@ async function localCommand(file: string, flags: LocalFlags, reporter: Reporter)
   await pingDocker(docker);
   // Registry credentials for `images`: the sitepipe config's settings when there is one, else the Docker config.
   const sitepipeConfig = await loadConfig(flags.config).catch(() => null);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  try {
-    const result = await runLocalBuild({
-      build,
-      configFile: path,
-      sourceDir: source,
-      docker,
-      log: { line: (l) => reporter.info('cloudbuild', l) },
-      builtIns: await localBuiltIns(source, { projectId: flags.project, configFile: path }),
-      substitutions: flags.substitutions,
-      secrets,
-      dockerSocket: process.env.DOCKER_HOST?.startsWith('unix://')
-        ? process.env.DOCKER_HOST.slice('unix://'.length)
-        : '/var/run/docker.sock',
-      push: flags.push,
-      credentials: sitepipeConfig
-        ? (registry) => resolveCredentials(sitepipeConfig.config, registry, process.env, controller.signal)
-        : undefined,
-      keepWorkspace: flags.keepWorkspace ?? false,
-      signal: controller.signal,
-    });
-    const images = result.images.map((i) => `${i.name}@${i.digest}`);
-    reporter.result(
-      { buildId: result.buildId, status: result.status, images: result.images, workspace: result.workspace },
-      [
-        `build ${result.buildId}: ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s`,
-        ...images.map((i) => `pushed ${i}`),
-        ...(result.workspace ? [`workspace kept: ${result.workspace}`] : []),
-      ].join('\n'),
-    );
-  } finally {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-  }
+  const result = await runLocalBuild({
+    build,
+    configFile: path,
+    sourceDir: source,
+    docker,
+    log: { line: (l) => reporter.info('cloudbuild', l) },
+    builtIns: await localBuiltIns(source, { projectId: flags.project, configFile: path }),
+    substitutions: flags.substitutions,
+    secrets,
+    dockerSocket: process.env.DOCKER_HOST?.startsWith('unix://')
+      ? process.env.DOCKER_HOST.slice('unix://'.length)
+      : '/var/run/docker.sock',
+    push: flags.push,
+    credentials: sitepipeConfig
+      ? (registry) => resolveCredentials(sitepipeConfig.config, registry, process.env, signal)
+      : undefined,
+    keepWorkspace: flags.keepWorkspace ?? false,
+    signal,
+  });
+  const images = result.images.map((i) => `${i.name}@${i.digest}`);
+  reporter.result(
+    { buildId: result.buildId, status: result.status, images: result.images, workspace: result.workspace },
+    [
+      `build ${result.buildId}: ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s`,
+      ...images.map((i) => `pushed ${i}`),
+      ...(result.workspace ? [`workspace kept: ${result.workspace}`] : []),
+    ].join('\n'),
+  );
 }
 
 interface TriggerFlags {
@@ -333,7 +319,7 @@ export function registerCloudbuild(program: Command): void {
       // --config belongs to `cloudbuild` (Commander hands a parent's options to the parent
       // wherever they stand): here it names the config whose registry credentials push images:.
       const flags = cmd.optsWithGlobals<LocalFlags & { json?: boolean }>();
-      await guarded(flags.json, (reporter) => localCommand(file, flags, reporter));
+      await guarded(flags.json, (reporter, signal) => localCommand(file, flags, reporter, signal));
     });
 
   // The two halves of imageStep: docker-builder, run by the generated cloudbuild.yaml.

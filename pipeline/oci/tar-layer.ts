@@ -24,6 +24,8 @@ export interface LayerEntry {
 export interface LayerOptions {
   /** gzip level; fixed per layer kind so the bytes, and so the digest, never vary. */
   level: number;
+  /** Checked before each chunk: a big layer takes seconds, an interrupted run must not wait for it. */
+  signal?: AbortSignal;
 }
 
 export interface LayerBlob {
@@ -230,6 +232,7 @@ export async function writeLayer(
   try {
     let next = chunks.next();
     for (let step = await next; !step.done; step = await next) {
+      opts.signal?.throwIfAborted();
       const chunk = step.value;
       tarHash.update(chunk);
       const flowing = gzip.write(chunk, () => SHARED_BUFFERS.give(chunk));
