@@ -41,11 +41,13 @@ export const DOCKER_CONTEXT = `${STATE_DIR}/docker-context`;
 /** With imageStep: docker-builder, the engine-local name of the image the Docker builder builds. */
 export const DOCKER_BUILD_REF = 'sitepipe-build:$BUILD_ID';
 export const CACHE_RESTORE_ID = 'cache-restore';
+export const UNSHALLOW_ID = 'unshallow';
 export const CACHE_SAVE_ID = 'cache-save';
 
 /** Per-step time limits (seconds); every one is capped at the build's timeout. */
 const STEP_TIMEOUTS: Record<string, number> = {
   source: 120,
+  [UNSHALLOW_ID]: 600,
   tag: 120,
   hugo: 600,
   pygments: 600,
@@ -101,6 +103,18 @@ trap 'docker rm "$id" >/dev/null' EXIT
 mkdir -p "$CACHE_HOME"
 docker cp "$id:/cache/." "$CACHE_HOME/"
 echo "restored $(du -sh "$CACHE_HOME" | cut -f1) of cache from $CACHE_IMAGE"
+`;
+
+/**
+ * bash, in the sitepipe builder (it has git): triggers check out a shallow clone, and the oci
+ * builder's media times come from git history (a shallow clone fails SHALLOW_CLONE), so the
+ * history is fetched first, as Cloud Build's docs advise. A full clone (or none) is left alone.
+ */
+const UNSHALLOW_SCRIPT = `set -euo pipefail
+if [ "$(git rev-parse --is-shallow-repository 2>/dev/null)" = true ]; then
+  git fetch --unshallow --quiet
+  echo "fetched the history of this shallow clone (media times come from git)"
+fi
 `;
 
 /** bash, run by the Docker builder: build the FROM-scratch cache image that `images:` pushes. */
@@ -164,8 +178,21 @@ export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
     );
   }
 
+  // Only the oci builder's media times read git history.
+  const unshallow = opts.config.image.builder === 'oci' && opts.config.image.mediaTimes === 'git';
+  if (unshallow) {
+    steps.push({
+      id: UNSHALLOW_ID,
+      name: builder,
+      entrypoint: 'bash',
+      args: ['-c', escapeDollars(UNSHALLOW_SCRIPT)],
+      waitFor: ['-'],
+      timeout: timeout(UNSHALLOW_ID, extraTimeouts, buildSeconds),
+    });
+  }
   for (const step of opts.pipeline) {
     const waitFor: string[] = dependencies(step);
+    if (unshallow && step.name === 'source') waitFor.push(UNSHALLOW_ID);
     if (cache && CACHE_READERS.has(step.name)) waitFor.push(CACHE_RESTORE_ID);
     if (dockerBuilderImage && step.name === 'image') {
       // sitepipe lays out the context, the standard Docker builder builds it, sitepipe tags and records it.

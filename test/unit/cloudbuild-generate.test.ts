@@ -14,6 +14,7 @@ import {
   generateCloudBuild,
   renderCloudBuildYaml,
   STATE_DIR,
+  UNSHALLOW_ID,
 } from '../../pipeline/cloudbuild/generate.js';
 import { substituteBuild } from '../../pipeline/cloudbuild/substitute.js';
 import { generateForConfig } from '../../pipeline/commands/cloudbuild.js';
@@ -28,9 +29,12 @@ const config = parseConfig(
   'test',
 );
 
-function generate(settings: Parameters<typeof generateCloudBuild>[0]['settings'] = {}): BuildConfig {
+function generate(
+  settings: Parameters<typeof generateCloudBuild>[0]['settings'] = {},
+  withConfig = config,
+): BuildConfig {
   return generateCloudBuild({
-    config,
+    config: withConfig,
     configPath: 'site/sitepipe.yaml',
     pipeline: PIPELINE,
     settings,
@@ -97,15 +101,40 @@ describe('generateCloudBuild', () => {
     );
   });
 
+  it('fetches the history of a shallow trigger checkout before source, when media times come from git', () => {
+    const build = generate();
+    const unshallow = stepById(build, UNSHALLOW_ID);
+    expect(unshallow).toMatchObject({
+      name: 'gcr.io/$PROJECT_ID/sitepipe:1.2.3',
+      entrypoint: 'bash',
+      waitFor: ['-'],
+    });
+    expect(unshallow?.args?.[1]).toContain('git fetch --unshallow');
+    // $(…) reaches bash as written: Cloud Build would substitute a single $.
+    expect(unshallow?.args?.[1]).toContain('$$(git rev-parse --is-shallow-repository');
+    expect(stepById(build, 'source')?.waitFor).toEqual([UNSHALLOW_ID]);
+    for (const image of ['mediaTimes: commit', 'builder: docker']) {
+      const other = generate(
+        {},
+        parseConfig(`hugo: { version: 0.111.3 }\nimage: { repository: gcr.io/p/w, ${image} }\n`, 'test'),
+      );
+      expect(
+        other.steps.some((s) => s.id === UNSHALLOW_ID),
+        image,
+      ).toBe(false);
+    }
+  });
+
   it('derives waitFor from needs and awaits: a step with no needs starts at once', () => {
     const build = generate({ cache: { enabled: false } });
     for (const step of PIPELINE) {
-      const after = dependencies(step);
+      // source also waits for the history of a shallow checkout (below).
+      const after = [...dependencies(step), ...(step.name === 'source' ? [UNSHALLOW_ID] : [])];
       expect(stepById(build, step.name)?.waitFor).toEqual(after.length > 0 ? after : ['-']);
     }
     expect(stepById(build, 'hugo')?.waitFor).toEqual(['-']);
     expect(stepById(build, 'pygments')?.waitFor).toEqual(['-']);
-    expect(stepById(build, 'source')?.waitFor).toEqual(['-']);
+    expect(stepById(build, UNSHALLOW_ID)?.waitFor).toEqual(['-']);
   });
 
   it('with the cache: restore starts at once, Hugo and Pygments wait for it, save follows render', () => {
