@@ -38,7 +38,8 @@ export async function judgeTag(opts: {
   tag: string;
   kind: 'commit' | 'branch';
   candidate: Candidate;
-  digest: string;
+  /** The image about to be tagged; null when not known yet (the engine learns it as it pushes). */
+  digest: string | null;
   cwd: string;
 }): Promise<Verdict> {
   const { client, path, tag, candidate } = opts;

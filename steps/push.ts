@@ -36,7 +36,17 @@ async function pushFromEngine(
   const ref = parseRepository(tag.repository);
   const docker: Docker = await connectDocker(ctx.env);
   for (let attempt = 1; ; attempt++) {
-    await docker.getImage(image.localRef).tag({ repo: tag.repository, tag: tag.commitTag });
+    await docker
+      .getImage(image.localRef)
+      .tag({ repo: tag.repository, tag: tag.commitTag })
+      .catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404) throw e;
+        throw new SitepipeError(
+          'IMAGE_MISSING',
+          `the Docker engine no longer has the image smoke ran (${image.localRef})`,
+          'build and test it again: sitepipe run image smoke push',
+        );
+      });
     const digest = await pushTag(docker, tag.repository, tag.commitTag, ref.registry, creds, ctx.signal);
     const manifest = await client.getManifest(ref.path, digest);
     const config = manifest && (JSON.parse(manifest.body.toString('utf8')) as ImageManifest).config.digest;
@@ -77,7 +87,7 @@ export const push = defineStep({
       created: image.labels[CREATED],
       branch: image.labels[BRANCH],
     };
-    const judge = (t: string, digest: string) =>
+    const judge = (t: string, digest: string | null) =>
       judgeTag({
         client,
         path: ref.path,
@@ -100,8 +110,7 @@ export const push = defineStep({
       }
     } else {
       // The engine learns the digest only as it pushes; a taken commit tag is refused before.
-      const existing = await client.tagDigest(ref.path, tag.commitTag);
-      if (existing) await judge(tag.commitTag, '');
+      await judge(tag.commitTag, null);
       manifest = await pushFromEngine(ctx, client, creds, tag, image);
     }
     const { digest } = manifest;
