@@ -1,7 +1,8 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { execa } from 'execa';
 import { packageRoot } from '../pipeline/paths.js';
 
@@ -9,6 +10,9 @@ import { packageRoot } from '../pipeline/paths.js';
  * A blog-shaped Hugo site for the bench, in a temp git repo: example/'s layouts, config and
  * CSS, thousands of generated posts (tags, code blocks, images) and hundreds of media files
  * of incompressible bytes behind a JPEG or PNG header (Hugo only copies them from static/).
+ * What real sites add on top, through a theme (`themes/bench`): its own static files (fonts,
+ * icons, scripts), page bundles whose photos Hugo resizes and crops (.Resize, .Fill), and CSS and
+ * JS built from assets/ with Hugo Pipes (minify, fingerprint) on every page.
  * Deterministic: the same counts give the same files.
  */
 
@@ -216,6 +220,85 @@ function mediaFile(n: number, size: number): Buffer {
   return body;
 }
 
+/** A real, decodable PNG (RGB noise, so it stays big): Hugo's image processing needs one. */
+export function noisePng(seed: number, width: number, height: number): Buffer {
+  const rand = prng(seed);
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let i = 0; i < raw.length; i++) raw[i] = i % (width * 3 + 1) === 0 ? 0 : Math.floor(rand() * 256);
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level: 1 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+function crc32(data: Buffer): number {
+  let c = ~0;
+  for (const byte of data) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** The theme: static files of its own, the bundle-images partial, and Hugo Pipes CSS/JS. */
+function themeFiles(): Record<string, string | Buffer> {
+  const files: Record<string, string | Buffer> = {
+    'themes/bench/layouts/partials/bundle-images.html': `{{ with .Resources.GetMatch "*.png" }}
+{{ $big := .Resize "480x" }}{{ $thumb := .Fill "160x160 Center" }}
+<figure><img src="{{ $big.RelPermalink }}" width="{{ $big.Width }}" height="{{ $big.Height }}" alt="">
+<img src="{{ $thumb.RelPermalink }}" width="160" height="160" alt=""></figure>
+{{ end }}
+`,
+    'themes/bench/layouts/partials/pipes.html': `{{ $css := resources.Get "css/theme.css" | minify | fingerprint }}
+<link rel="stylesheet" href="{{ $css.RelPermalink }}" integrity="{{ $css.Data.Integrity }}">
+{{ $js := resources.Get "js/app.js" | minify | fingerprint }}
+<script src="{{ $js.RelPermalink }}" integrity="{{ $js.Data.Integrity }}" defer></script>
+`,
+    'themes/bench/assets/css/theme.css': Array.from(
+      { length: 400 },
+      (_, i) =>
+        `.c${i} { margin: ${i % 7}px; color: #${(i * 2654435761).toString(16).slice(-6).padStart(6, '0')}; }\n`,
+    ).join(''),
+    'themes/bench/assets/js/app.js': Array.from(
+      { length: 200 },
+      (_, i) => `function f${i}(x) { return x * ${i} + ${i % 13}; }\n`,
+    ).join(''),
+  };
+  for (let n = 0; n < 10; n++)
+    files[`themes/bench/static/theme/fonts/font-${n}.woff2`] = mediaFile(10_000 + n, 30_000 + n * 3_000);
+  for (let n = 0; n < 20; n++)
+    files[`themes/bench/static/theme/icons/icon-${n}.svg`] =
+      `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><circle cx="12" cy="12" r="${(n % 10) + 1}"/></svg>\n`;
+  files['themes/bench/static/theme/vendor.js'] = Array.from(
+    { length: 300 },
+    (_, i) => `var v${i} = ${i};\n`,
+  ).join('');
+  return files;
+}
+
+/** A page bundle: a post with a photo that the theme resizes and crops. */
+function bundle(n: number): Record<string, string | Buffer> {
+  const dir = `content/posts/bundle-${String(n).padStart(4, '0')}`;
+  return {
+    [`${dir}/index.md`]: `+++\ntitle = "Photo ${n}"\ndate = ${new Date(Date.UTC(2015, 0, 1) + n * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z')}\ntags = ["photos"]\n+++\n\nA photo, resized and cropped by Hugo.\n`,
+    [`${dir}/photo.png`]: noisePng(n, 320 + (n % 5) * 40, 240),
+  };
+}
+
 export interface GitEnvOptions {
   /** Every commit gets this author and committer date (as the integration tests do); real time when unset. */
   pinnedDate?: string;
@@ -245,6 +328,30 @@ export async function generateSite(opts: {
     imageBytes += size;
     await writeFile(join(dir, 'static/images/gen', imageName(n)), mediaFile(n, size));
   }
+  const bundles = Math.max(1, Math.floor(opts.images / 10));
+  const extra: Record<string, string | Buffer> = { ...themeFiles() };
+  for (let n = 1; n <= bundles; n++) Object.assign(extra, bundle(n));
+  for (const [path, data] of Object.entries(extra)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), data);
+  }
+  // The site's layouts call the theme's partials; hugo.toml names the theme (top-level keys go before the first table).
+  const single = join(dir, 'layouts/_default/single.html');
+  await writeFile(
+    single,
+    (await readFile(single, 'utf8')).replace(
+      '{{ .Content }}',
+      '{{ partial "bundle-images.html" . }}\n    {{ .Content }}',
+    ),
+  );
+  const head = join(dir, 'layouts/partials/head.html');
+  await writeFile(head, `${await readFile(head, 'utf8')}{{ partial "pipes.html" . }}\n`);
+  const toml = await readFile(join(dir, 'hugo.toml'), 'utf8');
+  const firstTable = toml.search(/^\[/m);
+  await writeFile(
+    join(dir, 'hugo.toml'),
+    `${toml.slice(0, firstTable)}theme = 'bench'\n\n${toml.slice(firstTable)}`,
+  );
   for (const [path, text] of Object.entries(opts.extraFiles ?? {})) await writeFile(join(dir, path), text);
   await writeFile(join(dir, '.gitignore'), '.sitepipe/\npublic/\nresources/\n');
 

@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Config } from './config.js';
+import { hugoConfigArgs } from './hugo-options.js';
 import { runProcess } from './process.js';
 
 export interface SiteBaseOptions {
@@ -8,7 +10,19 @@ export interface SiteBaseOptions {
   siteDir: string;
   baseURL?: string;
   environment?: string;
+  /** hugo.args: those that change the config (--config, --themesDir, …) reach `hugo config` too. */
+  args?: readonly string[];
+  /** hugo.env: HUGO_* variables are config too (HUGO_PARAMS_…, a baseURL in a config they select). */
+  env?: Record<string, string>;
   signal?: AbortSignal;
+}
+
+/** The options a site's config gives siteBase, so every caller asks Hugo what the build renders. */
+export function siteBaseOptions(
+  config: Config,
+): Pick<SiteBaseOptions, 'baseURL' | 'environment' | 'args' | 'env'> {
+  const { hugo } = config;
+  return { baseURL: config.site.baseURL, environment: hugo.environment, args: hugo.args, env: hugo.env };
 }
 
 /**
@@ -31,9 +45,22 @@ async function hugoBaseURL(opts: SiteBaseOptions): Promise<string> {
   try {
     const { stdout } = await runProcess(
       opts.hugoPath,
-      ['config', '--source', opts.siteDir, '--environment', opts.environment ?? 'production'],
+      [
+        'config',
+        '--source',
+        opts.siteDir,
+        '--environment',
+        opts.environment ?? 'production',
+        ...hugoConfigArgs(opts.args ?? []),
+      ],
       {
-        env: { HUGO_PUBLISHDIR: join(scratch, 'public'), HUGO_RESOURCEDIR: join(scratch, 'resources') },
+        // Relative paths in hugo.args (--config) are the site's, as in the build.
+        cwd: opts.siteDir,
+        env: {
+          ...opts.env,
+          HUGO_PUBLISHDIR: join(scratch, 'public'),
+          HUGO_RESOURCEDIR: join(scratch, 'resources'),
+        },
         signal: opts.signal,
         timeoutMs: 60_000,
         code: 'HUGO_CONFIG_FAILED',

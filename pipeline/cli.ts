@@ -2,13 +2,21 @@
 import { Command, CommanderError } from 'commander';
 import { sitepipeVersion } from './cloudbuild/generate.js';
 import { registerCloudbuild } from './commands/cloudbuild.js';
-import { type CommonFlags, runContext, stopWhenOutputCloses, withReporter } from './commands/context.js';
+import {
+  type CommonFlags,
+  requestJson,
+  runContext,
+  stopWhenOutputCloses,
+  withReporter,
+} from './commands/context.js';
 import { registerDeployCommands } from './commands/deploy.js';
+import { registerInit } from './commands/init.js';
 import { registerManifests } from './commands/manifests.js';
+import { registerServe } from './commands/serve.js';
 import { registerVerify } from './commands/verify.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
 import { exitCodeOf, type SitepipeError, toSitepipeError, usageError } from './errors.js';
-import { Reporter } from './output.js';
+import { Reporter, runSummary } from './output.js';
 import { PIPELINE } from './pipeline.js';
 import { runPipeline, selectSteps } from './runner.js';
 import { dependencies } from './step.js';
@@ -17,17 +25,15 @@ function runCommand(steps: string[], flags: CommonFlags): Promise<number> {
   return withReporter(flags, async (reporter, signal) => {
     // A mistyped step is a usage error, reported before a missing config is.
     selectSteps(PIPELINE, steps);
+    const started = Date.now();
     const outputs = await runPipeline({
       pipeline: PIPELINE,
       only: steps,
       reporter,
       context: await runContext(flags, signal),
     });
-    const pushed = outputs.push;
-    if (pushed) {
-      const names = pushed.tags.map((t) => `${pushed.repository}:${t}`).join(', ');
-      reporter.result({ ...pushed }, `pushed ${names}\ndigest: ${pushed.digest}`);
-    }
+    const summary = runSummary(outputs, Date.now() - started);
+    if (summary) reporter.result(summary.fields, summary.text, summary.value);
   });
 }
 
@@ -77,6 +83,21 @@ function noSuchCommand(under: Command, word: string): SitepipeError {
   );
 }
 
+/**
+ * `--json` on every command (its errors, usage errors too, come out as a JSON `error` event; see
+ * main), for the commands registered without one.
+ */
+function everyCommandTakesJson(command: Command): void {
+  if (!command.parent) {
+    // For the commands that do not pass their own --json on to the reporter.
+    command.hook('preAction', (_, action) => requestJson(action.optsWithGlobals().json === true));
+  }
+  for (const sub of command.commands) {
+    if (!sub.options.some((o) => o.long === '--json')) sub.option('--json', 'print errors as NDJSON events');
+    everyCommandTakesJson(sub);
+  }
+}
+
 export function buildCli(): Command {
   const program = new Command('sitepipe')
     .description('Ship a Hugo site from a git commit to an nginx image in a registry, and on to Kubernetes')
@@ -97,6 +118,7 @@ export function buildCli(): Command {
     )
     .option('-n, --dry-run', 'mutating steps only say what they would do')
     .option('--json', 'print NDJSON events')
+    .option('-q, --quiet', 'print only the image (repo@sha256:…) on stdout; logs go to stderr')
     .option('--allow-dirty', 'build uncommitted changes; tags end in -dirty')
     .action(async (steps: string[], flags: CommonFlags) => {
       process.exitCode = await runCommand(steps, flags);
@@ -104,19 +126,29 @@ export function buildCli(): Command {
   program
     .command('steps')
     .description('list the pipeline steps in order')
-    .action(() => {
-      for (const s of PIPELINE) {
-        const after = dependencies(s);
-        const needs = after.length ? ` (needs ${after.join(', ')})` : '';
-        process.stdout.write(
-          `${s.name.padEnd(9)} ${s.mutates ? 'mutates' : '       '}  ${s.description}${needs}\n`,
+    .option('--json', 'print the steps as one NDJSON result event')
+    .action(async (flags: { json?: boolean }) => {
+      process.exitCode = await withReporter(flags, async (reporter) => {
+        const steps = PIPELINE.map((s) => ({
+          step: s.name,
+          mutates: s.mutates,
+          description: s.description,
+          needs: dependencies(s),
+        }));
+        const text = steps.map(
+          (s) =>
+            `${s.step.padEnd(9)} ${s.mutates ? 'mutates' : '       '}  ${s.description}${s.needs.length ? ` (needs ${s.needs.join(', ')})` : ''}`,
         );
-      }
+        reporter.result({ steps }, text.join('\n'));
+      });
     });
+  registerInit(program);
   registerManifests(program, loadConfig);
   registerDeployCommands(program);
   registerCloudbuild(program);
   registerVerify(program);
+  registerServe(program);
+  everyCommandTakesJson(program);
   program
     .command('help')
     .description('show the help of a command, e.g. `sitepipe help cloudbuild local`')

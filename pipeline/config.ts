@@ -3,8 +3,10 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { cloudbuildConfigSchema } from './cloudbuild/config.js';
 import { SitepipeError } from './errors.js';
+import { enablesGitInfo, hugoArgsSchema, hugoEnvironmentSchema, hugoEnvSchema } from './hugo-options.js';
 import { deployConfigSchema } from './kube/config.js';
 import { parseImageRef } from './reference.js';
+import { serveConfigSchema } from './serve/config.js';
 import { verifyConfigSchema } from './verify/config.js';
 import { parseYamlWith } from './yaml-schema.js';
 
@@ -39,6 +41,11 @@ export const configSchema = z
         extended: z.boolean().default(true),
         /** Release download base; mirrors and tests point this elsewhere. */
         downloadBaseUrl: z.url().default('https://github.com/gohugoio/hugo/releases/download'),
+        /** Flags for every build, by both builders (pipeline/hugo-options.ts says which are refused). */
+        args: hugoArgsSchema,
+        /** Environment variables for Hugo in both builders (the Docker build sees no others). */
+        env: hugoEnvSchema,
+        environment: hugoEnvironmentSchema,
       })
       .strict(),
     pygments: z
@@ -81,6 +88,18 @@ export const configSchema = z
         port: z.number().int().min(1).max(65535).default(8080),
         /** nginx sends `Sitepipe-Release: <commit tag>` on every response, which `sitepipe verify` reads. */
         releaseHeader: z.boolean().default(true),
+        /** oci builder: the site as the previous release's layers plus one delta layer (README.md, "Layers"). */
+        delta: z
+          .object({
+            /** false: full layers on every build (as the SITEPIPE_FULL_LAYERS=1 environment variable forces). */
+            enabled: z.boolean().default(true),
+            /** Delta layers stacked before the site is written as full layers again. */
+            maxLayers: z.number().int().min(1).max(50).default(20),
+            /** Bytes shadowed by later layers, as a share of the site's bytes, before full layers again. */
+            maxWaste: z.number().min(0).max(1).default(0.25),
+          })
+          .strict()
+          .default({ enabled: true, maxLayers: 20, maxWaste: 0.25 }),
       })
       .strict(),
     tags: z
@@ -92,6 +111,11 @@ export const configSchema = z
         maxLength: z.number().int().min(16).max(128).default(128),
       })
       .strict()
+      .refine((t) => t.commit || t.branch, {
+        message:
+          'tags.commit and tags.branch are both false, so the image would get no tag (set either to true)',
+        path: ['commit'],
+      })
       .default({ branch: true, commit: true, commitLength: 12, maxLength: 128 }),
     registry: z
       .object({
@@ -119,6 +143,8 @@ export const configSchema = z
     deploy: deployConfigSchema.optional(),
     /** `sitepipe verify` and the verify step: what every frontend of every host serves. */
     verify: verifyConfigSchema.prefault({}),
+    /** `sitepipe serve`: the push-to-deploy webhook receiver (docs/serve.md). */
+    serve: serveConfigSchema.optional(),
     smoke: z
       .object({
         enabled: z.boolean().default(true),
@@ -127,7 +153,17 @@ export const configSchema = z
       .strict()
       .default({ enabled: true, timeoutSeconds: 60 }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.image.builder === 'docker' && enablesGitInfo(config.hugo.args, config.hugo.env)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hugo'],
+        message:
+          "Hugo's git info (--enableGitInfo, HUGO_ENABLEGITINFO) needs the site's .git, which the docker builder's build leaves out: use image.builder: oci, or turn git info off",
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -176,7 +212,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
       missing ? 'CONFIG_MISSING' : 'CONFIG_UNREADABLE',
       missing ? `no config file at ${path}` : `cannot read ${path}: ${(e as Error).message}`,
       missing
-        ? `create ${DEFAULT_CONFIG_FILE} next to the site (see example/sitepipe.yaml) or pass --config`
+        ? `run \`sitepipe init --repository REGISTRY/NAME\` in the site's directory, or pass --config (example/sitepipe.yaml in the sitepipe package shows the keys)`
         : 'check the file permissions',
     );
   }

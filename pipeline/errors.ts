@@ -17,6 +17,12 @@ export function isSitepipeError(e: unknown): e is SitepipeError {
   return e instanceof SitepipeError;
 }
 
+/** `e` with another hint when it is a `code` error (the same failure says something else to do in another place). */
+export function rehint(e: unknown, code: string, hint: string): unknown {
+  if (!(e instanceof SitepipeError) || e.code !== code) return e;
+  return new SitepipeError(e.code, e.message, hint, e.details, { cause: e });
+}
+
 /** A command line sitepipe cannot act on: exit code 2. */
 export function usageError(message: string, hint: string): SitepipeError {
   return new SitepipeError('USAGE', message, hint);
@@ -39,10 +45,41 @@ export function abortedError(why?: string): SitepipeError {
   );
 }
 
+const FULL = new Set(['ENOSPC', 'EDQUOT']);
+const DENIED = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * A full disk or a refused write as an error a user can act on. A write's ENOSPC carries no
+ * path (only open() knows it), so `where` names the directory that is full when it is known.
+ */
+export function fileSystemError(e: unknown, where?: string): SitepipeError | null {
+  const { code, path } = (e ?? {}) as NodeJS.ErrnoException;
+  if (!code || !(FULL.has(code) || DENIED.has(code))) return null;
+  const at = path ?? where;
+  if (FULL.has(code)) {
+    return new SitepipeError(
+      'DISK_FULL',
+      `no space left on the device${at ? ` holding ${at}` : ''} (${code})`,
+      'free some space there (df -h shows how much is left), or point --state-dir or $XDG_CACHE_HOME at a disk with room',
+      [],
+      { cause: e },
+    );
+  }
+  return new SitepipeError(
+    'PERMISSION_DENIED',
+    `sitepipe may not write ${at ?? 'a file it needs'} (${code})`,
+    'check the owner and permissions of that path (or that its file system is not read-only), or choose another --state-dir or $XDG_CACHE_HOME',
+    [],
+    { cause: e },
+  );
+}
+
 /** Wraps anything thrown into a SitepipeError so one top-level catch can print it. */
 export function toSitepipeError(e: unknown): SitepipeError {
   if (e instanceof SitepipeError) return e;
   if (e instanceof Error && e.name === 'AbortError') return abortedError();
+  const disk = fileSystemError(e);
+  if (disk) return disk;
   const message = e instanceof Error ? e.message : String(e);
   return new SitepipeError(
     'INTERNAL',

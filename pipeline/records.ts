@@ -74,6 +74,10 @@ export const imageRecord = z.object({
   labels: z.record(z.string(), z.string()),
   /** Bytes this build sent to the registry (oci); 0 when every blob was there already. */
   uploadedBytes: z.number().int(),
+  /** oci: full layers, a delta layer over the previous release, or the previous release's layers unchanged. */
+  layers: z.enum(['full', 'delta', 'unchanged']).optional(),
+  /** oci: the previous release the layers build on (repository@digest), or null when none was used. */
+  previous: z.string().nullable().optional(),
 });
 
 export const smokeRecord = z.object({
@@ -98,8 +102,25 @@ export const deployRecord = z.object({
   commit,
   /** false when the config has no deploy: section. */
   deployed: z.boolean(),
+  /** deploy.target: a Kubernetes Deployment, or releases on hosts. */
+  target: z.enum(['kubernetes', 'host']).default('kubernetes'),
+  /** kubernetes: repository@digest now rolled out; null on a host target. */
   image: z.string().nullable(),
   previousImage: z.string().nullable(),
+  /** The release now live (the commit tag), or null when nothing was deployed. */
+  release: z.string().nullable().default(null),
+  /** host target: what each server serves now, and what its upload sent. */
+  servers: z
+    .array(
+      z.object({
+        server: z.string(),
+        serving: z.string().nullable(),
+        previous: z.string().nullable(),
+        bytesSent: z.number().int().nullable(),
+        filesSent: z.number().int().nullable(),
+      }),
+    )
+    .default([]),
 });
 
 export const verifyRecord = z.object({

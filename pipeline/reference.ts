@@ -19,12 +19,12 @@ const DOMAIN =
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
-function invalid(ref: string, why: string): SitepipeError {
-  return new SitepipeError(
-    'IMAGE_NAME_INVALID',
-    `"${ref}" is not a valid image name: ${why}`,
-    'use [registry/]path[:tag], lowercase, e.g. gcr.io/my-project/website or 127.0.0.1:5000/website',
-  );
+function invalid(
+  ref: string,
+  why: string,
+  hint = 'use [registry/]path[:tag], lowercase, e.g. gcr.io/my-project/website or 127.0.0.1:5000/website',
+): SitepipeError {
+  return new SitepipeError('IMAGE_NAME_INVALID', `"${ref}" is not a valid image name: ${why}`, hint);
 }
 
 export function parseImageRef(ref: string): ImageRef {
@@ -77,11 +77,23 @@ export function formatImageRef(ref: ImageRef): string {
   return `${repositoryName(ref)}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
 
+/** `ref` as written, without its :tag and @digest. */
+function withoutTag(ref: string): string {
+  return ref
+    .trim()
+    .replace(/@.*$/, '')
+    .replace(/:[^:/]*$/, '');
+}
+
 /** A repository for pushing must not carry a tag or digest of its own. */
 export function parseRepository(ref: string): ImageRef {
   const parsed = parseImageRef(ref);
   if (parsed.tag || parsed.digest) {
-    throw invalid(ref, 'image.repository names where tags go, so it carries no :tag or @digest');
+    throw invalid(
+      ref,
+      'image.repository names where tags go, so it carries no :tag or @digest',
+      `drop the ${parsed.digest ? '@digest' : ':tag'}: image.repository: ${withoutTag(ref)} (sitepipe sets the tags, see tags.commit and tags.branch)`,
+    );
   }
   return parsed;
 }

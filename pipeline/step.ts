@@ -5,6 +5,11 @@ import type { Outputs, StepName } from './records.js';
 export interface StepLog {
   info(message: string): void;
   warn(message: string): void;
+  /**
+   * What the step is doing right now (bytes sent and the rate, pages fetched), shown on a
+   * terminal's live line and replaced by the next call; not a log line. Optional for test logs.
+   */
+  progress?(text: string): void;
   /** Registers a value (token, password) that must never appear in any output. */
   secret(value: string): void;
 }

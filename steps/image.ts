@@ -1,6 +1,9 @@
 import { buildWithDocker } from '../pipeline/builders/docker.js';
 import { buildWithOci } from '../pipeline/builders/oci.js';
 import { connectDocker, pingDocker } from '../pipeline/clients/docker.js';
+import { rehint } from '../pipeline/errors.js';
+import { formatBytes } from '../pipeline/output.js';
+import type { BuiltImage } from '../pipeline/records.js';
 import { defineStep } from '../pipeline/step.js';
 
 /**
@@ -17,7 +20,16 @@ export const image = defineStep({
   mutates: true,
   description: 'build the nginx image',
   async preflight(ctx) {
-    if (ctx.config.image.builder === 'docker') await pingDocker(await connectDocker(ctx.env));
+    if (ctx.config.image.builder !== 'docker') return;
+    try {
+      await pingDocker(await connectDocker(ctx.env));
+    } catch (e) {
+      throw rehint(
+        e,
+        'DOCKER_UNAVAILABLE',
+        'image.builder: docker builds on a Docker engine: start dockerd (or set DOCKER_HOST), or set image.builder: oci, which builds without one (smoke still needs one unless smoke.enabled: false)',
+      );
+    }
   },
   plan: (ctx, { tag }) =>
     ctx.config.image.builder === 'docker'
@@ -29,6 +41,14 @@ export const image = defineStep({
       : buildWithOci(ctx, inputs, pending.render),
   summarize: (img) =>
     img.digest
-      ? `${img.digest.slice(0, 19)} on ${img.baseImage}, ${(img.uploadedBytes / 1e6).toFixed(2)} MB uploaded`
+      ? `${img.digest.slice(0, 19)} on ${img.baseImage}, ${uploaded(img)}`
       : `${img.localRef.slice(0, 19)} on ${img.baseImage}`,
 });
+
+/** What the build sent: the bytes that went up, and which layers (a delta, or full site layers). */
+function uploaded(img: BuiltImage): string {
+  if (img.uploadedBytes === 0) return 'nothing uploaded (the registry had every blob)';
+  const layers =
+    img.layers === 'delta' ? ' (a delta layer)' : img.layers ? ` (${img.layers} site layers)` : '';
+  return `uploaded ${formatBytes(img.uploadedBytes)}${layers}`;
+}

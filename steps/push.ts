@@ -61,6 +61,20 @@ async function pushFromEngine(
   }
 }
 
+/** A failure after some tags were set says which: "nothing was tagged" would be wrong then. */
+function partlyTagged(e: unknown, tag: TagPlan, set: readonly string[]): unknown {
+  if (!(e instanceof SitepipeError) || set.length === 0) return e;
+  const names = (tags: readonly string[]) => tags.map((t) => `${tag.repository}:${t}`).join(', ');
+  const rest = tag.tags.filter((t) => !set.includes(t));
+  return new SitepipeError(
+    e.code,
+    `${e.message}; ${names(set)} ${set.length === 1 ? 'was' : 'were'} set already, ${names(rest)} not`,
+    `${e.hint.replace('nothing was tagged, so ', '')}; running push again sets the tags still missing`,
+    e.details,
+    { cause: e },
+  );
+}
+
 /**
  * Sets the tags, commit tag first, each only where it may go (tag-guard.ts): a commit tag only
  * onto its own commit, a branch tag never backwards. oci: the manifest is in the registry by
@@ -119,26 +133,33 @@ export const push = defineStep({
     };
 
     const set: string[] = [];
-    for (const t of tag.tags) {
-      const verdict = await judge(t, digest);
-      if (!verdict.move) {
-        ctx.log.warn(`${tag.repository}:${t} not moved: ${verdict.why}`);
-        continue;
+    try {
+      await setTags();
+    } catch (e) {
+      throw partlyTagged(e, tag, set);
+    }
+    async function setTags() {
+      for (const t of tag.tags) {
+        const verdict = await judge(t, digest);
+        if (!verdict.move) {
+          ctx.log.warn(`${tag.repository}:${t} not moved: ${verdict.why}`);
+          continue;
+        }
+        if (!(image.builder === 'docker' && t === tag.commitTag)) await put(t);
+        const kept =
+          t === tag.commitTag ||
+          (await settleBranchTag({
+            client,
+            path: ref.path,
+            tag: t,
+            candidate,
+            digest,
+            cwd: ctx.siteDir,
+            put: () => put(t),
+            warn: (m) => ctx.log.warn(m),
+          }));
+        if (kept) set.push(t);
       }
-      if (!(image.builder === 'docker' && t === tag.commitTag)) await put(t);
-      const kept =
-        t === tag.commitTag ||
-        (await settleBranchTag({
-          client,
-          path: ref.path,
-          tag: t,
-          candidate,
-          digest,
-          cwd: ctx.siteDir,
-          put: () => put(t),
-          warn: (m) => ctx.log.warn(m),
-        }));
-      if (kept) set.push(t);
     }
     const wrong: string[] = [];
     for (const t of set) {

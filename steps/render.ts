@@ -2,14 +2,16 @@ import type { Stats } from 'node:fs';
 import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { siteBase } from '../pipeline/base-path.js';
+import { siteBase, siteBaseOptions } from '../pipeline/base-path.js';
 import { trackedFiles } from '../pipeline/clients/git.js';
 import { mapLimit } from '../pipeline/concurrency.js';
 import { isSitepipeError, SitepipeError } from '../pipeline/errors.js';
+import { withoutSecrets } from '../pipeline/hugo-env.js';
 import { isAsset } from '../pipeline/oci/site-layers.js';
 import { filesUnder } from '../pipeline/paths.js';
 import { runProcess } from '../pipeline/process.js';
 import type { PygmentsInstall, SourceInfo } from '../pipeline/records.js';
+import { requireSitemap } from '../pipeline/site-checks.js';
 import { defineStep, type RunContext } from '../pipeline/step.js';
 
 export interface HugoBuildOptions {
@@ -21,6 +23,8 @@ export interface HugoBuildOptions {
   environment?: string;
   /** Hugo appends its WARN/ERROR log here (it prints them on stdout, not stderr). */
   logFile?: string;
+  /** The site's own flags (hugo.args), last: sitepipe's config refuses those that clash with the above. */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -36,6 +40,7 @@ export function hugoBuildArgs(siteDir: string, outDir: string, opts: HugoBuildOp
   args.push('--noBuildLock');
   if (opts.logFile !== undefined) args.push('--logFile', opts.logFile);
   if (opts.baseURL !== undefined) args.push('--baseURL', opts.baseURL);
+  args.push(...(opts.extraArgs ?? []));
   return args;
 }
 
@@ -169,17 +174,24 @@ async function runHugo(ctx: RunContext, hugoPath: string, outDir: string): Promi
   const logFile = join(ctx.stateDir, 'hugo.log');
   const resourceDir = hugoResourceDir(ctx);
   await Promise.all([rm(logFile, { force: true }), seedResources(ctx, resourceDir)]);
+  const { hugo } = ctx.config;
   const args = hugoBuildArgs(ctx.siteDir, outDir, {
     cacheDir: join(ctx.cacheDir, 'hugo-cache'),
     baseURL: ctx.config.site.baseURL,
+    environment: hugo.environment,
     logFile,
+    extraArgs: hugo.args,
   });
   try {
     const { stdout, stderr } = await runProcess(hugoPath, args, {
       // libsass names imported files (a theme's partials) in source maps relative to the working
       // dir: from the site, those names hold no checkout path.
       cwd: ctx.siteDir,
-      env: { HUGO_RESOURCEDIR: resourceDir },
+      env: {
+        ...withoutSecrets(ctx.config, process.env, ctx.env),
+        ...hugo.env,
+        HUGO_RESOURCEDIR: resourceDir,
+      },
       signal: ctx.signal,
       code: 'HUGO_BUILD_FAILED',
     });
@@ -320,15 +332,16 @@ export const render = defineStep({
     await mkdir(ctx.stateDir, { recursive: true });
     const leftovers = removeLeftovers(ctx.stateDir, outDir, tmpDir);
     const base = siteBase({
+      ...siteBaseOptions(ctx.config),
       hugoPath: inputs.hugo.path,
       siteDir: ctx.siteDir,
-      baseURL: ctx.config.site.baseURL,
       signal: ctx.signal,
     });
     base.catch(() => undefined);
     let source: SourceInfo;
     try {
       await runHugo(ctx, inputs.hugo.path, tmpDir);
+      await requireSitemap(ctx.config, tmpDir);
       await hideSiteDirs(tmpDir, ctx.siteDir);
       // Nothing is swapped in unless git accepted the tree.
       [source] = await Promise.all([pending.source, leftovers, base]);

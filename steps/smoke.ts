@@ -2,14 +2,14 @@ import { createServer } from 'node:net';
 import type Docker from 'dockerode';
 import { connectDocker, pingDocker, pullImage } from '../pipeline/clients/docker.js';
 import { mapLimit } from '../pipeline/concurrency.js';
-import { SitepipeError } from '../pipeline/errors.js';
+import { rehint, SitepipeError } from '../pipeline/errors.js';
 import { OWNER_LABEL, ownerTag, removeDeadSmokeContainers, SMOKE_LABEL } from '../pipeline/leftovers.js';
 import { linkedResources } from '../pipeline/linked-resources.js';
 import { HEALTH_PATH, LISTEN_CONF_DIR, listenConfArchive } from '../pipeline/nginx.js';
 import { parseRepository } from '../pipeline/reference.js';
 import { openRegistry } from '../pipeline/registries.js';
 import { sitemapPaths } from '../pipeline/sitemap.js';
-import { defineStep } from '../pipeline/step.js';
+import { defineStep, type RunContext } from '../pipeline/step.js';
 
 const CONCURRENCY = 8;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -98,7 +98,13 @@ async function waitUntilServing(
 }
 
 /** Fetches every path; returns "path: status" for each that is not a 200. */
-async function fetchAll(base: string, paths: readonly string[], signal: AbortSignal): Promise<string[]> {
+async function fetchAll(
+  base: string,
+  paths: readonly string[],
+  signal: AbortSignal,
+  onFetched: (done: number) => void = () => undefined,
+): Promise<string[]> {
+  let done = 0;
   const results = await mapLimit(paths, CONCURRENCY, async (path) => {
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const status = await fetch(`${base}${path}`, {
@@ -110,6 +116,7 @@ async function fetchAll(base: string, paths: readonly string[], signal: AbortSig
         return String(r.status);
       })
       .catch((e: Error) => e.message);
+    onFetched(++done);
     return status === '200' ? null : `${path}: ${status}`;
   });
   return results.filter((r): r is string => r !== null);
@@ -126,7 +133,16 @@ export const smoke = defineStep({
   mutates: false,
   description: 'serve the image and fetch every page in the sitemap and what the pages load',
   async preflight(ctx) {
-    if (ctx.config.smoke.enabled) await pingDocker(await connectDocker(ctx.env));
+    if (!ctx.config.smoke.enabled) return;
+    try {
+      await pingDocker(await connectDocker(ctx.env));
+    } catch (e) {
+      throw rehint(
+        e,
+        'DOCKER_UNAVAILABLE',
+        'smoke runs the image on a Docker engine (whatever image.builder is): start dockerd (or set DOCKER_HOST), or set smoke.enabled: false to push the image untested',
+      );
+    }
   },
   async run(ctx, { image, render }) {
     const untested = { commit: image.commit, image: image.localRef, tested: false, pages: 0, checked: [] };
@@ -151,42 +167,17 @@ export const smoke = defineStep({
     const docker = await connectDocker(ctx.env);
     const removed = await removeDeadSmokeContainers(docker);
     if (removed > 0) ctx.log.info(`removed ${removed} smoke container(s) left by killed runs`);
-    if (image.builder === 'oci') {
-      // The daemonless build lives only in the registry so far: run exactly that digest.
-      const ref = parseRepository(ctx.config.image.repository);
-      const { creds } = await openRegistry(ctx, ref.registry);
-      await pullImage(docker, image.localRef, ref.registry, creds, ctx.signal);
-    }
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const container = await startOnLoopback(docker, image.localRef, port);
+    // The daemonless build lives only in the registry so far: run exactly that digest, and
+    // leave the engine as it was (an image per build adds up).
+    const pulled = image.builder === 'oci' && (await pullUnlessPresent(ctx, docker, image.localRef));
     try {
-      await waitUntilServing(
-        container,
-        base,
-        Date.now() + ctx.config.smoke.timeoutSeconds * 1000,
-        ctx.signal,
-      );
-      const failures = await fetchAll(base, paths, ctx.signal);
-      if (failures.length > 0) {
-        throw new SitepipeError(
-          'SMOKE_FAILED',
-          `${failures.length} of ${paths.length} pages in the sitemap did not answer 200`,
-          'the image is not pushed; check that those pages render and are copied into the image',
-          failures.slice(0, LIST_LIMIT),
-        );
-      }
-      const missing = await fetchAll(base, resources, ctx.signal);
-      if (missing.length > 0) {
-        throw new SitepipeError(
-          'SMOKE_FAILED',
-          `${missing.length} of ${resources.length} resources the pages load (stylesheets, scripts, images) did not answer 200`,
-          'the image is not pushed; check that those files are in the site (static/, assets/) and copied into the image',
-          missing.slice(0, LIST_LIMIT),
-        );
-      }
+      await serveAndFetch(ctx, docker, image.localRef, paths, resources);
     } finally {
-      await container.remove({ force: true }).catch(() => undefined);
+      if (pulled)
+        await docker
+          .getImage(image.localRef)
+          .remove()
+          .catch(() => undefined);
     }
     return { ...untested, tested: true, pages: paths.length, checked: [...paths, ...resources] };
   },
@@ -195,3 +186,59 @@ export const smoke = defineStep({
       ? `${s.pages} pages and ${s.checked.length - s.pages} linked resources answered 200`
       : 'not run (smoke.enabled: false)',
 });
+
+/** Pulls `ref` from the target registry; false when the engine had it already (nothing to remove after). */
+async function pullUnlessPresent(ctx: RunContext, docker: Docker, ref: string): Promise<boolean> {
+  const present = await docker
+    .getImage(ref)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
+  if (present) return false;
+  const repository = parseRepository(ctx.config.image.repository);
+  const { creds } = await openRegistry(ctx, repository.registry);
+  await pullImage(docker, ref, repository.registry, creds, ctx.signal);
+  return true;
+}
+
+/** Runs the image on a free loopback port and fetches the pages, then what they load; any non-200 fails. */
+async function serveAndFetch(
+  ctx: RunContext,
+  docker: Docker,
+  ref: string,
+  paths: readonly string[],
+  resources: readonly string[],
+): Promise<void> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const container = await startOnLoopback(docker, ref, port);
+  try {
+    await waitUntilServing(container, base, Date.now() + ctx.config.smoke.timeoutSeconds * 1000, ctx.signal);
+    const failures = await fetchAll(base, paths, ctx.signal, (n) =>
+      ctx.log.progress?.(`${n}/${paths.length} pages`),
+    );
+    if (failures.length > 0) {
+      throw new SitepipeError(
+        'SMOKE_FAILED',
+        `${failures.length} of ${paths.length} pages in the sitemap did not answer 200`,
+        'the image is not pushed; check that those pages render and are copied into the image',
+        failures.slice(0, LIST_LIMIT),
+      );
+    }
+    const missing = await fetchAll(base, resources, ctx.signal, (n) =>
+      ctx.log.progress?.(`${n}/${resources.length} linked resources`),
+    );
+    if (missing.length > 0) {
+      throw new SitepipeError(
+        'SMOKE_FAILED',
+        `${missing.length} of ${resources.length} resources the pages load (stylesheets, scripts, images) did not answer 200`,
+        'the image is not pushed; check that those files are in the site (static/, assets/) and copied into the image',
+        missing.slice(0, LIST_LIMIT),
+      );
+    }
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}

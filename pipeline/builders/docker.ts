@@ -2,9 +2,11 @@ import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile }
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { create as createTar } from 'tar';
-import { siteBasePath } from '../base-path.js';
+import { siteBaseOptions, siteBasePath } from '../base-path.js';
 import { buildImage, connectDocker } from '../clients/docker.js';
 import type { Config } from '../config.js';
+import { SitepipeError } from '../errors.js';
+import { shellWords } from '../hugo-options.js';
 import { imageLabels } from '../labels.js';
 import { ownedPrefix, removeDeadTempEntries } from '../leftovers.js';
 import { checkBasePath, listenConf, SITE_ROOT, serverConf } from '../nginx.js';
@@ -18,7 +20,9 @@ const EXCLUDED = new Set(['.git', 'node_modules', 'public', '.sitepipe', '.hugo_
 
 /**
  * Every value Dockerfile.template takes as a build arg (none named HUGO_*: Hugo would read it
- * as config). `basePath` is the URL path the site lives under (siteBasePath).
+ * as config). `basePath` is the URL path the site lives under (siteBasePath). hugo.args and
+ * hugo.env go as shell words that the RUN step evals back into the exact strings: a build arg
+ * is one string, and one baked into a Dockerfile (Cloud Build's docker-context) holds no newline.
  */
 export function dockerBuildArgs(
   config: Config,
@@ -31,6 +35,9 @@ export function dockerBuildArgs(
     SITEPIPE_BASE_IMAGE: config.image.base,
     SITEPIPE_HUGO_VERSION: hugo.version,
     SITEPIPE_BASEURL: config.site.baseURL ?? '',
+    SITEPIPE_HUGO_ENVIRONMENT: config.hugo.environment,
+    SITEPIPE_HUGO_ARGS: shellWords(config.hugo.args),
+    SITEPIPE_HUGO_ENV: shellWords(Object.entries(config.hugo.env).map(([k, v]) => `${k}=${v}`)),
     SITEPIPE_PYGMENTS_STYLESHEET:
       pygments.enabled && pygments.css !== null ? (pygments.stylesheet ?? '') : '',
     SITEPIPE_PORT: String(config.image.port),
@@ -91,8 +98,19 @@ export async function writeBuildContext(
   await writeFile(join(dir, 'nginx', 'listen.conf'), listenConf(opts.port));
 }
 
-export function dockerfileTemplate(): Promise<string> {
-  return readFile(join(packageRoot(), 'Dockerfile.template'), 'utf8');
+/** Dockerfile.template from the package; an empty one, or one with no FROM, is refused before a build. */
+export async function dockerfileTemplate(path = join(packageRoot(), 'Dockerfile.template')): Promise<string> {
+  const text = await readFile(path, 'utf8');
+  const problem =
+    text.trim() === '' ? 'is empty' : /^\s*FROM\s/im.test(text) ? null : 'has no FROM instruction';
+  if (problem) {
+    throw new SitepipeError(
+      'DOCKERFILE_TEMPLATE_INVALID',
+      `${path} ${problem}`,
+      'restore Dockerfile.template from the sitepipe package (reinstall sitepipe), or fix it',
+    );
+  }
+  return text;
 }
 
 /** The Docker path: Dockerfile.template as a multi-stage build on the Docker engine. */
@@ -106,9 +124,9 @@ export async function buildWithDocker(
   const labels = imageLabels(source, tag, base);
   // The build renders the site itself, so the base path comes from the same config it renders.
   const basePath = await siteBasePath({
+    ...siteBaseOptions(ctx.config),
     hugoPath: hugo.path,
     siteDir: ctx.siteDir,
-    baseURL: ctx.config.site.baseURL,
     signal: ctx.signal,
   });
   const buildArgs = dockerBuildArgs(ctx.config, hugo, pygments, basePath);

@@ -39,7 +39,7 @@ export async function pingDocker(docker: Docker): Promise<void> {
     throw new SitepipeError(
       'DOCKER_UNAVAILABLE',
       `cannot reach the Docker engine (${(e as Error).message})`,
-      'start it (npm run setup starts dockerd), or set DOCKER_HOST; image.builder: oci needs no Docker engine',
+      'start the Docker engine (e.g. systemctl start docker), or point DOCKER_HOST at one; image.builder: oci needs no Docker engine',
     );
   }
 }
@@ -73,18 +73,42 @@ export interface BuildRequest {
   onLine(line: string): void;
 }
 
+/** Why a build failed: the engine's parser names the line of sitepipe's template; anything else is the build's. */
+function buildError(e: unknown, tail: readonly string[]): SitepipeError {
+  const message = (e as Error).message;
+  if (/dockerfile parse error|unknown instruction|file with no instructions/i.test(message)) {
+    return new SitepipeError(
+      'DOCKERFILE_TEMPLATE_INVALID',
+      `Docker cannot parse Dockerfile.template: ${message}`,
+      'restore Dockerfile.template from the sitepipe package (reinstall sitepipe), or fix the line named',
+      tail,
+    );
+  }
+  return new SitepipeError(
+    'IMAGE_BUILD_FAILED',
+    `docker build failed: ${message}`,
+    'the build log above shows the failing instruction',
+    tail,
+  );
+}
+
 /** Builds with the engine's builder; returns the image id. */
 export async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
   const tail: string[] = [];
-  const stream = await docker.buildImage(req.context, {
-    t: req.tag,
-    buildargs: req.buildArgs,
-    labels: req.labels,
-    // No bridge network on these machines: stage 1 reaches the package mirror through the host.
-    networkmode: 'host',
-    forcerm: true,
-    abortSignal: req.signal,
-  });
+  const stream = await docker
+    .buildImage(req.context, {
+      t: req.tag,
+      buildargs: req.buildArgs,
+      labels: req.labels,
+      // No bridge network on these machines: stage 1 reaches the package mirror through the host.
+      networkmode: 'host',
+      forcerm: true,
+      abortSignal: req.signal,
+    })
+    // A template the engine cannot parse is refused with the request itself.
+    .catch((e: unknown) => {
+      throw buildError(e, tail);
+    });
   let id: string | undefined;
   try {
     await followProgress(docker, stream, (e) => {
@@ -96,12 +120,7 @@ export async function buildImage(docker: Docker, req: BuildRequest): Promise<str
       }
     });
   } catch (e) {
-    throw new SitepipeError(
-      'IMAGE_BUILD_FAILED',
-      `docker build failed: ${(e as Error).message}`,
-      'the build log above shows the failing instruction',
-      tail,
-    );
+    throw buildError(e, tail);
   }
   if (!id) id = (await docker.getImage(req.tag).inspect()).Id;
   return id;
@@ -120,7 +139,7 @@ function classifyPushError(registry: string, message: string): SitepipeError {
     return new SitepipeError(
       'REGISTRY_UNREACHABLE',
       `cannot reach the registry ${registry}: ${message}`,
-      'check that the registry is up (npm run setup starts one on 127.0.0.1:5000)',
+      'check that the registry is up and that image.repository names it',
     );
   }
   return new SitepipeError('REGISTRY_ERROR', `${registry}: ${message}`, 'see the registry logs');

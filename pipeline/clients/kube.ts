@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import {
   ApiException,
   AppsV1Api,
@@ -18,9 +21,28 @@ export interface Kube {
   version: VersionApi;
 }
 
+const GET_CREDENTIALS =
+  'gcloud container clusters get-credentials CLUSTER writes one for GKE; or set $KUBECONFIG to its path';
+
+/**
+ * Fails when there is no kubeconfig at all: the client would otherwise fall back to an
+ * http://localhost:8080 cluster and fail with a TLS complaint that says nothing about the cause.
+ */
+function requireKubeconfig(env: NodeJS.ProcessEnv): void {
+  if (env.KUBERNETES_SERVICE_HOST) return; // in a pod: the service account is the config
+  const file = env.KUBECONFIG?.split(':')[0] || join(env.HOME || homedir(), '.kube', 'config');
+  if (existsSync(file)) return;
+  throw new SitepipeError(
+    'KUBECONFIG_MISSING',
+    `there is no kubeconfig at ${file}${env.KUBECONFIG ? ' (from $KUBECONFIG)' : ''}`,
+    GET_CREDENTIALS,
+  );
+}
+
 /** The user's kubeconfig ($KUBECONFIG or ~/.kube/config), at `context` or its current one. */
 export function connectKube(env: NodeJS.ProcessEnv, context?: string): Kube {
   const config = new KubeConfig();
+  requireKubeconfig(env);
   try {
     const file = env.KUBECONFIG?.split(':')[0];
     if (file) config.loadFromFile(file);

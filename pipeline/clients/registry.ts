@@ -183,6 +183,13 @@ interface Request extends HttpOptions {
   expect?: readonly number[];
 }
 
+export interface RegistryHooks {
+  /** Gets every credential the client makes (the Basic header's base64, Bearer tokens), to redact it. */
+  onSecret?(value: string): void;
+  /** What to check when the registry refuses the credentials; it depends on where they came from. */
+  authHint?: string;
+}
+
 /**
  * A client of the OCI distribution API for one registry: the auth handshake (anonymous,
  * Basic, Bearer token per scope), redirects to blob storage, retries with backoff on 429/5xx
@@ -197,6 +204,7 @@ export class RegistryClient {
     private readonly creds: Credentials | null,
     private readonly signal?: AbortSignal,
     private readonly idleTimeoutMs = 30_000,
+    private readonly hooks: RegistryHooks = {},
   ) {
     this.baseUrl = registryBaseUrl(registry);
   }
@@ -282,7 +290,7 @@ export class RegistryClient {
       throw new SitepipeError(
         'IMAGE_NOT_FOUND',
         `${this.registry}/${path}:${ref} does not exist`,
-        'check the image name and tag (npm run setup pushes stand-in base images to 127.0.0.1:5000)',
+        'check the image name and tag: image.base (the nginx image), or image.builderBase with image.builder: docker',
       );
     }
     if (top.mediaType !== MEDIA.ociIndex && top.mediaType !== MEDIA.dockerList) {
@@ -578,6 +586,7 @@ export class RegistryClient {
   private async authorize(challenge: string, scope: string): Promise<string | null> {
     const { scheme, params } = parseChallenge(challenge);
     const credentials = this.creds ? basic(this.creds) : null;
+    if (credentials) this.hooks.onSecret?.(credentials.slice('Basic '.length));
     if (scheme === 'basic') return credentials;
     if (scheme !== 'bearer' || !params.realm) return null;
     const url = new URL(params.realm);
@@ -589,6 +598,7 @@ export class RegistryClient {
     });
     const parsed = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string };
     const token = parsed.token ?? parsed.access_token;
+    if (token) this.hooks.onSecret?.(token);
     return token ? `Bearer ${token}` : null;
   }
 
@@ -612,7 +622,7 @@ export class RegistryClient {
     return new SitepipeError(
       'REGISTRY_UNREACHABLE',
       `cannot reach the registry ${this.registry} (${err.code ?? err.message})${suffix}`,
-      `check that ${this.baseUrl} is up and the name in image.repository is right (npm run setup starts a local one on 127.0.0.1:5000)`,
+      `check that ${this.baseUrl} is up and the name in image.repository is right`,
     );
   }
 
@@ -621,7 +631,8 @@ export class RegistryClient {
       'REGISTRY_AUTH_FAILED',
       `the registry ${this.registry} refused ${this.creds ? 'the credentials' : 'anonymous access'} (HTTP ${status})`,
       this.creds
-        ? 'check the credentials in ~/.docker/config.json (docker login, or gcloud auth configure-docker)'
+        ? (this.hooks.authHint ??
+            'check the credentials in ~/.docker/config.json (docker login, or gcloud auth configure-docker)')
         : `log in first: docker login ${this.registry} (or set registry.credentials)`,
       registryErrorLines(body),
     );

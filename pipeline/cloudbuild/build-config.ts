@@ -44,6 +44,7 @@ export const buildOptionsSchema = z.strictObject({
   requestedVerifyOption: z.string().optional(),
   sourceProvenanceHash: z.array(z.string()).optional(),
   defaultLogsBucketBehavior: z.string().optional(),
+  enableStructuredLogging: z.boolean().optional(),
 });
 
 export const buildConfigSchema = z.looseObject({

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type Docker from 'dockerode';
-import { siteBasePath } from '../base-path.js';
+import { siteBaseOptions, siteBasePath } from '../base-path.js';
 import { dockerBuildArgs, dockerfileTemplate, writeBuildContext } from '../builders/docker.js';
 import type { Config } from '../config.js';
 import { SitepipeError } from '../errors.js';
@@ -18,9 +18,21 @@ import { releaseHeaderValue } from '../verify/release-header.js';
  * the image step does and writes the image record that smoke and push read.
  */
 
-/** A Dockerfile string literal (double-quoted, JSON escapes are Dockerfile escapes). */
-function quote(value: string): string {
-  return JSON.stringify(value);
+/**
+ * A Dockerfile string literal: double-quoted, where `\\` and `\"` are escapes as in JSON, and
+ * `$` must be escaped too (an ARG's value is expanded). A newline or tab cannot be written (JSON's
+ * \\n is Docker's n): config validation refuses them in the values that reach here.
+ */
+export function quote(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new SitepipeError(
+      'CLOUDBUILD_GENERATE_FAILED',
+      `a Dockerfile build arg cannot hold a control character (a line break?): ${JSON.stringify(value)}`,
+      'remove it from the config value',
+    );
+  }
+  return JSON.stringify(value).replaceAll('$', '\\$');
 }
 
 /** Gives each `ARG NAME` of the Dockerfile the value `args` holds for it, and appends the labels. */
@@ -65,7 +77,7 @@ export async function writeDockerContext(opts: DockerContextOptions): Promise<Re
     readRecord(stateDir, 'pygments'),
   ]);
   const labels = imageLabels(source, tag, config.image.base);
-  const basePath = await siteBasePath({ hugoPath: hugo.path, siteDir, baseURL: config.site.baseURL });
+  const basePath = await siteBasePath({ ...siteBaseOptions(config), hugoPath: hugo.path, siteDir });
   const dockerfile = bakeDockerfile(
     await dockerfileTemplate(),
     dockerBuildArgs(config, hugo, pygments, basePath),

@@ -158,7 +158,7 @@ export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
     id,
     name: builder,
     entrypoint: 'sitepipe',
-    args: [...args, '--config', configPath, '--state-dir', STATE_DIR],
+    args: [...args, '--config', configPath, '--state-dir', STATE_DIR, '--json'],
     env: [
       'CI=true',
       `XDG_CACHE_HOME=${CACHE_HOME}`,
@@ -240,7 +240,9 @@ export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
     steps,
     timeout: `${buildSeconds}s`,
     ...(Object.keys(substitutions).length > 0 ? { substitutions } : {}),
-    options: { machineType: settings.machineType, logging: settings.logging },
+    // sitepipe's steps print JSON events with `severity` and `message`; this makes Cloud Logging
+    // read them as structured entries (BuildOptions.enable_structured_logging) instead of text.
+    options: { machineType: settings.machineType, logging: settings.logging, enableStructuredLogging: true },
     tags: ['sitepipe'],
     ...(cache ? { images: [`$${CACHE_IMAGE_SUBSTITUTION}`] } : {}),
   };

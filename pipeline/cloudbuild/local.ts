@@ -257,7 +257,7 @@ async function ensureImage(docker: Docker, name: string, say: (l: string) => voi
     throw new SitepipeError(
       'CLOUDBUILD_IMAGE_UNAVAILABLE',
       `cannot pull build step image ${name}: ${(e as Error).message}`,
-      'on machines without a public registry, build the stand-ins: bash scripts/standin-builders.sh',
+      'build the sitepipe builder from Dockerfile.builder in the sitepipe package (its header says how), or set cloudbuild.builder and cloudbuild.dockerBuilder to images this engine has or can pull',
     );
   }
 }

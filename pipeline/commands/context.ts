@@ -1,7 +1,8 @@
+import { statfs } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
-import { abortedError, exitCodeOf, toSitepipeError } from '../errors.js';
+import { abortedError, exitCodeOf, fileSystemError, toSitepipeError } from '../errors.js';
 import { type OutputMode, Reporter } from '../output.js';
 import { defaultCacheDir } from '../paths.js';
 import type { RunContext } from '../step.js';
@@ -12,12 +13,19 @@ export interface CommonFlags {
   stateDir?: string;
   dryRun?: boolean;
   json?: boolean;
+  /** -q: stdout gets only the result (repo@sha256:…); logs go to stderr. */
+  quiet?: boolean;
   allowDirty?: boolean;
 }
 
-export function outputMode(json: boolean | undefined): OutputMode {
+/** json with --json; a live display on a terminal that can redraw (not in CI, not TERM=dumb); else plain lines. */
+export function outputMode(
+  json: boolean | undefined,
+  stream: { isTTY?: boolean } = process.stdout,
+  env: NodeJS.ProcessEnv = process.env,
+): OutputMode {
   if (json) return 'json';
-  return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
+  return stream.isTTY && !env.CI && env.TERM !== 'dumb' ? 'tty' : 'plain';
 }
 
 export async function runContext(
@@ -25,17 +33,40 @@ export async function runContext(
   signal: AbortSignal,
 ): Promise<Omit<RunContext, 'log' | 'afterRun'>> {
   const { config, path, siteDir } = await loadConfig(flags.config);
+  const stateDir = resolve(flags.stateDir ?? join(dirname(path), '.sitepipe'));
+  const cacheDir = defaultCacheDir(process.env);
+  writtenDirs = [stateDir, cacheDir];
   return {
     config,
     configPath: path,
     siteDir,
-    stateDir: resolve(flags.stateDir ?? join(dirname(path), '.sitepipe')),
-    cacheDir: defaultCacheDir(process.env),
+    stateDir,
+    cacheDir,
     dryRun: flags.dryRun ?? false,
     allowDirty: flags.allowDirty ?? false,
     signal,
     env: process.env,
   };
+}
+
+/** Where the command in progress writes (its state dir and cache), to say which disk filled up. */
+let writtenDirs: string[] = [];
+
+const NEARLY_FULL_BYTES = 64 * 1024 * 1024;
+
+/** The one of `dirs` with the least room left, if that is nearly none: a write's ENOSPC does not say where it was. */
+export async function fullestDir(dirs: readonly string[]): Promise<string | undefined> {
+  const free = await Promise.all(
+    dirs.map((d) =>
+      statfs(d).then(
+        (s) => s.bavail * s.bsize,
+        () => Number.POSITIVE_INFINITY,
+      ),
+    ),
+  );
+  const least = Math.min(...free);
+  // A disk with room is not the one that filled up (that may be $TMPDIR's, for instance).
+  return least < NEARLY_FULL_BYTES ? dirs[free.indexOf(least)] : undefined;
 }
 
 /** What stops a command from outside: Ctrl-C, a kill, or its reader closing stdout (as SIGPIPE). */
@@ -91,12 +122,20 @@ export function stopWhenOutputCloses(...streams: NodeJS.WriteStream[]): void {
  * and pygmentize too, and their deaths can fail a step before the abort does. A closed stdout
  * has no one to tell.
  */
-function reportFailure(reporter: Reporter, e: unknown, signal: AbortSignal): number {
+async function reportFailure(reporter: Reporter, e: unknown, signal: AbortSignal): Promise<number> {
   const why = signal.reason instanceof Interrupted ? signal.reason.signal : null;
   if (why === 'SIGPIPE') return signalExitCode(why);
-  const error = why ? abortedError(why) : toSitepipeError(e);
+  const disk = !why && fileSystemError(e, await fullestDir(writtenDirs));
+  const error = why ? abortedError(why) : disk || toSitepipeError(e);
   reporter.error(error);
   return why ? signalExitCode(why) : exitCodeOf(error);
+}
+
+/** `--json` on the command line, whichever command it was given to (cli.ts sets it before the action). */
+let jsonRequested = false;
+
+export function requestJson(on: boolean): void {
+  jsonRequested = on;
 }
 
 /**
@@ -104,10 +143,19 @@ function reportFailure(reporter: Reporter, e: unknown, signal: AbortSignal): num
  * and the one top-level catch that prints a SitepipeError; returns the exit code.
  */
 export async function withReporter(
-  flags: { json?: boolean },
+  flags: { json?: boolean; quiet?: boolean },
   body: (reporter: Reporter, signal: AbortSignal) => Promise<void>,
 ): Promise<number> {
-  const reporter = new Reporter(outputMode(flags.json), process.stdout, process.stderr);
+  // Under -q the logs are on stderr, so stderr decides whether they can be a live display.
+  const logs = flags.quiet ? process.stderr : process.stdout;
+  const reporter = new Reporter(
+    outputMode(flags.json || jsonRequested, logs),
+    process.stdout,
+    process.stderr,
+    {
+      quiet: flags.quiet,
+    },
+  );
   const run = new AbortController();
   current = run;
   // `on`, not `once`, until the body is done: execa's signal-exit, loaded while a child runs,
@@ -117,7 +165,7 @@ export async function withReporter(
     await body(reporter, run.signal);
     return 0;
   } catch (e) {
-    return reportFailure(reporter, e, run.signal);
+    return await reportFailure(reporter, e, run.signal);
   } finally {
     reporter.close();
     current = null;

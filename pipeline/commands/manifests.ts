@@ -23,6 +23,7 @@ interface ManifestsFlags {
   config: string;
   out?: string;
   image?: string;
+  json?: boolean;
 }
 
 /**
@@ -43,8 +44,9 @@ export function registerManifests(
       '--image <ref>',
       'the image the Deployment runs, best repository@sha256:digest (default: the <repository>:<tag> placeholder)',
     )
+    .option('--json', 'print warnings and errors as NDJSON events')
     .action(async (flags: ManifestsFlags) => {
-      const reporter = new Reporter('plain', io.stdout, io.stderr);
+      const reporter = new Reporter(flags.json ? 'json' : 'plain', io.stdout, io.stderr);
       try {
         const { config } = await load(flags.config);
         // Loaded here, not at the top: the schema models take a few hundred ms to import,

@@ -1,8 +1,9 @@
 import { request } from 'node:http';
 import type Docker from 'dockerode';
-import { connectDocker } from '../../pipeline/clients/docker.js';
+import { connectDocker, pullImage } from '../../pipeline/clients/docker.js';
 import { HEALTH_PATH, LISTEN_CONF_PATH, listenConf } from '../../pipeline/nginx.js';
 import { type LayerEntry, tarChunks } from '../../pipeline/oci/tar-layer.js';
+import { parseImageRef } from '../../pipeline/reference.js';
 import { freePort } from '../../steps/smoke.js';
 
 export interface Reply {
@@ -54,6 +55,16 @@ export async function serveOnLoopback(
   files: Record<string, string | Buffer> = {},
 ): Promise<Served> {
   const docker = await connectDocker(process.env);
+  // An oci build lives in the registry (smoke removes the copy it pulled): pull it as smoke does.
+  const present = await docker
+    .getImage(image)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
+  if (!present)
+    await pullImage(docker, image, parseImageRef(image).registry, null, new AbortController().signal);
   const port = await freePort();
   const container = await docker.createContainer({
     Image: image,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -74,6 +74,7 @@ describe('deploy, pin, rollback against the Kubernetes simulator (real registry,
   afterAll(async () => {
     await sim?.stop();
     await repo?.remove();
+    await Promise.all([home, cacheDir].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   });
 
   it('rolls the Deployment to the pushed digest; kubectl reads the same state', async () => {

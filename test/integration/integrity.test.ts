@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { expectCode } from '../helpers/expect-code.js';
 import { SETUP_REGISTRY } from '../helpers/registry.js';
 import { runSteps } from '../helpers/run.js';
 import { exampleConfig, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * A tag only ever names its own commit's complete, smoke-tested image: whatever records an
@@ -52,8 +53,8 @@ describe('tags name only their own commit’s tested image (real registry, docke
     return repo;
   };
   const dirs = async () => ({
-    stateDir: await mkdtemp(join(tmpdir(), 'sitepipe-state-')),
-    cacheDir: await mkdtemp(join(tmpdir(), 'sitepipe-cache-')),
+    stateDir: await tempDir('sitepipe-state-'),
+    cacheDir: await tempDir('sitepipe-cache-'),
   });
 
   it('push refuses records of another commit, or an image smoke did not pass', async () => {

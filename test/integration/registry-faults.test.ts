@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHUNKED_UPLOAD_ABOVE, RegistryClient } from '../../pipeline/clients/registry.js';
@@ -10,6 +9,7 @@ import { type FaultProxy, type FaultRule, startFaultProxy } from '../helpers/fau
 import { SETUP_REGISTRY } from '../helpers/registry.js';
 import { runSteps } from '../helpers/run.js';
 import { EXAMPLE_DIR, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
+import { tempDir } from '../helpers/temp.js';
 
 const BUILD = ['source', 'tag', 'hugo', 'pygments', 'render', 'image'];
 const isUpload = (m: string, u: string) => (m === 'PUT' || m === 'PATCH') && u.includes('/blobs/uploads/');
@@ -54,7 +54,7 @@ describe('pushing through a faulty network (fault-injecting proxy in front of th
     ];
     proxy = await startFaultProxy(SETUP_REGISTRY, rules);
     repo = await repoBehind(proxy, path);
-    const cacheDir = await mkdtemp(join(tmpdir(), 'sitepipe-cache-'));
+    const cacheDir = await tempDir('sitepipe-cache-');
     const { outputs } = await runSteps({ config: repo.config, only: BUILD, cacheDir });
     expect(rules.every((r) => r.times === 0)).toBe(true);
     const manifest = await new RegistryClient(SETUP_REGISTRY, null).getManifest(
@@ -66,7 +66,7 @@ describe('pushing through a faulty network (fault-injecting proxy in front of th
     const clean = await runSteps({
       config: repo.config,
       only: BUILD,
-      cacheDir: await mkdtemp(join(tmpdir(), 'c-')),
+      cacheDir: await tempDir('sitepipe-c-'),
     });
     expect(clean.outputs.image?.digest).toBe(outputs.image?.digest);
     expect(clean.outputs.image?.uploadedBytes).toBe(0);
@@ -77,7 +77,7 @@ describe('pushing through a faulty network (fault-injecting proxy in front of th
       { match: isManifestPut, fault: 'status503', times: 1000 },
     ]);
     repo = await repoBehind(proxy, `${path}-broken`);
-    const cacheDir = await mkdtemp(join(tmpdir(), 'sitepipe-cache-'));
+    const cacheDir = await tempDir('sitepipe-cache-');
     const err = (await runSteps({ config: repo.config, cacheDir }).catch((e) => e)) as SitepipeError;
     expect(err.code).toBe('REGISTRY_ERROR');
     expect(err.message).toMatch(/kept failing \(last: HTTP 503\) after 5 attempts/);
@@ -110,7 +110,7 @@ describe('pushing through a faulty network (fault-injecting proxy in front of th
     proxy = await startFaultProxy(SETUP_REGISTRY, rules);
     const target = `${path}-streamed`;
     repo = await repoWith(`${SETUP_REGISTRY}/${target}`, `${proxy.host}/library/nginx:stable`);
-    const cacheDir = await mkdtemp(join(tmpdir(), 'sitepipe-cache-'));
+    const cacheDir = await tempDir('sitepipe-cache-');
     const { outputs } = await runSteps({ config: repo.config, only: BUILD, cacheDir });
     expect(rules.map((r) => r.times)).toEqual([expect.any(Number), 0, 0]);
     const resumed = proxy.requests.filter(
@@ -127,14 +127,14 @@ describe('pushing through a faulty network (fault-injecting proxy in front of th
     const clean = await runSteps({
       config: repo.config,
       only: BUILD,
-      cacheDir: await mkdtemp(join(tmpdir(), 'c-')),
+      cacheDir: await tempDir('sitepipe-c-'),
     });
     expect(clean.outputs.image?.digest).toBe(outputs.image?.digest);
   });
 
   it('uploads a large blob in chunks and resumes where a reset cut it off', async () => {
     const size = CHUNKED_UPLOAD_ABOVE + 3 * 1024 * 1024;
-    const dir = await mkdtemp(join(tmpdir(), 'sitepipe-big-'));
+    const dir = await tempDir('sitepipe-big-');
     const file = join(dir, 'blob');
     const data = randomBytes(size);
     await writeFile(file, data);
@@ -172,6 +172,5 @@ describe('pushing through a faulty network (fault-injecting proxy in front of th
     ]);
     expect(log).toContain('GET forwarded');
     expect(await client.hasBlob(`${path}-big`, digest)).toBe(true);
-    await rm(dir, { recursive: true });
   });
 });

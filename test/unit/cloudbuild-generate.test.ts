@@ -93,7 +93,7 @@ describe('generateCloudBuild', () => {
       expect(stepById(build, step.name)).toMatchObject({
         name: 'gcr.io/$PROJECT_ID/sitepipe:1.2.3',
         entrypoint: 'sitepipe',
-        args: ['run', step.name, '--config', 'site/sitepipe.yaml', '--state-dir', STATE_DIR],
+        args: ['run', step.name, '--config', 'site/sitepipe.yaml', '--state-dir', STATE_DIR, '--json'],
       });
     }
     expect(build.steps.map((s) => s.id)).toEqual(
@@ -162,7 +162,12 @@ describe('generateCloudBuild', () => {
   it('sets the build timeout, options and per-step timeouts no longer than the build', () => {
     const build = generate({ timeoutSeconds: 600 });
     expect(build.timeout).toBe('600s');
-    expect(build.options).toEqual({ machineType: 'E2_HIGHCPU_8', logging: 'CLOUD_LOGGING_ONLY' });
+    expect(build.options).toEqual({
+      machineType: 'E2_HIGHCPU_8',
+      logging: 'CLOUD_LOGGING_ONLY',
+      // Cloud Logging reads the steps' --json events (severity, message) as structured entries.
+      enableStructuredLogging: true,
+    });
     for (const step of build.steps) expect(Number.parseInt(step.timeout ?? '', 10)).toBeLessThanOrEqual(600);
     expect(stepById(generate(), 'smoke')?.timeout).toBe('330s');
   });
@@ -212,6 +217,7 @@ describe('generateCloudBuild', () => {
         'sitepipe.yaml',
         '--state-dir',
         STATE_DIR,
+        '--json',
       ],
       waitFor: image ? dependencies(image) : undefined,
     });
@@ -231,6 +237,7 @@ describe('generateCloudBuild', () => {
         'sitepipe.yaml',
         '--state-dir',
         STATE_DIR,
+        '--json',
       ],
       waitFor: ['image-build'],
     });

@@ -1,9 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../pipeline/config.js';
 import { problem } from '../helpers/expect-code.js';
+import { tempDir } from '../helpers/temp.js';
 
 describe('config', () => {
   it('fills defaults', () => {
@@ -45,7 +45,7 @@ describe('config', () => {
   });
 
   it('says where to put a missing config', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sitepipe-cfg-'));
+    const dir = await tempDir('sitepipe-cfg-');
     await expect(loadConfig(join(dir, 'sitepipe.yaml'))).rejects.toMatchObject({
       code: 'CONFIG_MISSING',
       hint: expect.stringContaining('example/sitepipe.yaml'),
@@ -53,7 +53,7 @@ describe('config', () => {
   });
 
   it('resolves the site dir against the config file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sitepipe-cfg-'));
+    const dir = await tempDir('sitepipe-cfg-');
     await writeFile(
       join(dir, 'sitepipe.yaml'),
       'site: { dir: web }\nhugo: { version: 0.111.3 }\nimage: { repository: gcr.io/p/site }\n',

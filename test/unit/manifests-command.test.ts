@@ -1,11 +1,11 @@
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerManifests } from '../../pipeline/commands/manifests.js';
 import { type LoadedConfig, parseConfig } from '../../pipeline/config.js';
 import { parseManifestsYaml, validateManifests } from '../../pipeline/kube/manifests.js';
+import { tempDir } from '../helpers/temp.js';
 
 const BASE = 'hugo: { version: 0.111.3 }\nimage: { repository: gcr.io/p/site }\n';
 const DEPLOY = 'deploy:\n  hosts: [www.example.com]\n  frontends: { mode: gateway }\n';
@@ -66,7 +66,7 @@ describe('sitepipe manifests', () => {
   });
 
   it('writes files with --out', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'sitepipe-cmd-')), 'k8s');
+    const dir = join(await tempDir('sitepipe-cmd-'), 'k8s');
     const { stdout, exitCode } = await run(['manifests', '--out', dir, '--image', IMAGE]);
     expect(exitCode).toBe(0);
     const files = await readdir(dir);
@@ -92,7 +92,7 @@ describe('sitepipe manifests', () => {
   });
 
   it('reads the config file through the real loader by default', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sitepipe-cmd-'));
+    const dir = await tempDir('sitepipe-cmd-');
     const file = join(dir, 'sitepipe.yaml');
     await writeFile(file, BASE + DEPLOY);
     const out: string[] = [];

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Config, parseConfig } from '../../pipeline/config.js';
@@ -17,6 +16,7 @@ import {
   writeManifests,
 } from '../../pipeline/kube/manifests.js';
 import { problem } from '../helpers/expect-code.js';
+import { tempDir } from '../helpers/temp.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const IMAGE = `gcr.io/p/site@${DIGEST}`;
@@ -379,7 +379,7 @@ describe('YAML and files', () => {
   });
 
   it('writes one file per object in apply order, plus gcloud.sh and README.md', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sitepipe-manifests-'));
+    const dir = await tempDir('sitepipe-manifests-');
     const c = config({});
     const objects = buildManifests(c, { image: IMAGE });
     await writeFile(join(dir, 'notes.yaml'), 'mine\n');
@@ -411,7 +411,7 @@ describe('YAML and files', () => {
   });
 
   it('never writes invalid objects', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sitepipe-manifests-'));
+    const dir = await tempDir('sitepipe-manifests-');
     const objects = buildManifests(config({}), { image: IMAGE });
     (one(objects, 'Service') as Json).spec.ports[0].port = -1;
     await expect(writeManifests(dir, objects)).rejects.toMatchObject({

@@ -332,6 +332,8 @@ describe('runPipeline, steps at the same time', () => {
     const err = await run(steps, [], false, undefined, lines).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'PYGMENTS_UNAVAILABLE' });
     expect(order).toEqual(['hugo', 'pygments', 'clean-up']);
-    expect(lines.join('')).toContain('[hugo] warning: clean-up after the run failed: disk full');
+    expect(lines.join('')).toContain(
+      '[run] hugo (after it ended): warning: clean-up after the run failed: disk full',
+    );
   });
 });

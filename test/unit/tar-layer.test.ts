@@ -20,6 +20,8 @@ let dir: string;
 let entries: LayerEntry[];
 const longName = `${'deep/'.repeat(30)}page.html`;
 
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sitepipe-layer-'));
   await writeFile(join(dir, 'a.html'), '<h1>a</h1>\n');
