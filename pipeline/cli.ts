@@ -120,6 +120,7 @@ export function buildCli(): Command {
     .option('--json', 'print NDJSON events')
     .option('-q, --quiet', 'print only the image (repo@sha256:…) on stdout; logs go to stderr')
     .option('--allow-dirty', 'build uncommitted changes; tags end in -dirty')
+    .option('--full-layers', 'oci builder: full site layers, not a delta on the previous release')
     .action(async (steps: string[], flags: CommonFlags) => {
       process.exitCode = await runCommand(steps, flags);
     });

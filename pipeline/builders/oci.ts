@@ -8,14 +8,26 @@ import { imageLabels } from '../labels.js';
 import { LISTEN_CONF_PATH, listenConf, SERVER_CONF_PATH, SITE_ROOT, serverConf } from '../nginx.js';
 import { BlobStore } from '../oci/blob-store.js';
 import { type ComposedImage, composeImage, type ImageConfig, type SiteLayer } from '../oci/compose.js';
+import { planDelta } from '../oci/delta.js';
 import { fetchBlob, writeDockerArchive, writeOciLayout } from '../oci/export.js';
-import { FileHashes } from '../oci/file-hashes.js';
-import { layerFingerprint, type PlannedLayer, planSiteLayers } from '../oci/site-layers.js';
-import { writeLayer } from '../oci/tar-layer.js';
+import { FileHashes, hashMissing } from '../oci/file-hashes.js';
+import { encodeIndex, INDEX_LABEL, INDEX_PATH } from '../oci/index-file.js';
+import { findPreviousRelease, type PreviousRelease } from '../oci/previous.js';
+import {
+  fullLayers,
+  generatedLayer,
+  isAsset,
+  layerFingerprint,
+  listSiteFiles,
+  type PlannedLayer,
+  siteDir,
+} from '../oci/site-layers.js';
+import { type LayerEntry, writeLayer } from '../oci/tar-layer.js';
+import { formatBytes, transferProgress } from '../output.js';
 import type { BuiltImage, RenderResult, SourceInfo, TagPlan } from '../records.js';
 import { parseImageRef, parseRepository } from '../reference.js';
 import { openRegistry } from '../registries.js';
-import type { RunContext } from '../step.js';
+import type { RunContext, StepLog } from '../step.js';
 import { releaseHeaderValue } from '../verify/release-header.js';
 
 /** Blobs uploaded at once: enough to overlap round trips, few enough to share bandwidth sensibly. */
@@ -41,10 +53,10 @@ async function builtBefore(
 }
 
 /** Tars and gzips a layer into the store, learning its files' hashes as it reads them, and remembers it. */
-async function build(layer: PlannedLayer, store: BlobStore): Promise<SiteLayer> {
+async function build(layer: PlannedLayer, store: BlobStore, signal: AbortSignal): Promise<SiteLayer> {
   const tmp = await store.tempFile();
   try {
-    const blob = await writeLayer(layer.entries, tmp.path, { level: layer.level });
+    const blob = await writeLayer(layer.entries, tmp.path, { level: layer.level, signal });
     await tmp.commit(blob.digest);
     await store.remember(layerFingerprint(layer) as string, blob);
     return { name: layer.name, ...blob };
@@ -165,12 +177,26 @@ async function resolveBase(client: RegistryClient, ref: ReturnType<typeof parseI
  * Blob uploads, at most UPLOAD_CONCURRENCY at a time, each started as soon as its blob exists:
  * base layers while Hugo renders, site layers as each is built.
  */
-function blobUploads(client: RegistryClient, path: string) {
+function blobUploads(client: RegistryClient, path: string, log: StepLog) {
   const limit = limiter(UPLOAD_CONCURRENCY);
   const started: Promise<number>[] = [];
+  const since = Date.now();
+  let bytes = 0;
+  let finished = 0;
+  const show = (what: string) =>
+    log.progress?.(
+      transferProgress(`${what}, ${finished}/${started.length} blobs`, bytes, Date.now() - since),
+    );
   return {
-    push(blob: Descriptor, source: BlobSource, from?: string): void {
-      const sent = limit(() => client.pushBlob(path, blob, source, from));
+    push(blob: Descriptor, source: BlobSource, from?: string, name = blob.digest.slice(7, 19)): void {
+      const sent = limit(async () => {
+        show(`sending ${name}`);
+        const n = await client.pushBlob(path, blob, source, from);
+        bytes += n;
+        finished++;
+        show(`sent ${name}`);
+        return n;
+      });
       // Collected by done(); a failure must not go unhandled while the build goes on.
       sent.catch(() => undefined);
       started.push(sent);
@@ -189,11 +215,113 @@ function biggestFirst(layers: readonly PlannedLayer[]): PlannedLayer[] {
 }
 
 /**
+ * The planned layers as blobs, in order, each uploaded as soon as it exists: what was built
+ * before is known from fingerprints alone; only the rest is tarred and gzipped.
+ */
+async function materialize(
+  planned: readonly PlannedLayer[],
+  store: BlobStore,
+  target: { client: RegistryClient; path: string },
+  uploads: ReturnType<typeof blobUploads>,
+  signal: AbortSignal,
+): Promise<SiteLayer[]> {
+  const upload = (site: SiteLayer) =>
+    uploads.push(
+      { mediaType: MEDIA.ociLayerGzip, digest: site.digest, size: site.size },
+      store.source(site.digest),
+      undefined,
+      site.name,
+    );
+  const reused = await Promise.all(planned.map((layer) => builtBefore(layer, store, target)));
+  for (const site of reused) if (site) upload(site);
+  const built = new Map<PlannedLayer, SiteLayer>();
+  await mapLimit(biggestFirst(planned.filter((_, i) => !reused[i])), BUILD_CONCURRENCY, async (layer) => {
+    const site = await build(layer, store, signal);
+    built.set(layer, site);
+    upload(site);
+  });
+  return planned.map((l, i) => reused[i] ?? (built.get(l) as SiteLayer));
+}
+
+/** Full layers, a delta over the previous release, or its layers as they are (README.md, "Layers"). */
+interface SiteLayout {
+  kind: 'full' | 'delta' | 'unchanged';
+  /** The previous release's site layers kept under the new ones. */
+  kept: readonly SiteLayer[];
+  planned: PlannedLayer[];
+  deltas: number;
+  shadowed: number;
+}
+
+/**
+ * Lays the rendered files out over the previous release, if any: every file is hashed and
+ * compared with its index (planDelta), and what changed goes in one delta layer on its layers,
+ * until the limits call for full layers again, which keep the files' times all the same.
+ */
+function layOut(
+  ctx: RunContext,
+  dir: string,
+  files: LayerEntry[],
+  previous: PreviousRelease | null,
+  mtime: Date,
+): SiteLayout {
+  const full = (): SiteLayout => ({
+    kind: 'full',
+    kept: [],
+    planned: fullLayers(SITE_ROOT, dir, files),
+    deltas: 0,
+    shadowed: 0,
+  });
+  if (!previous) return full();
+  hashMissing(files);
+  const { maxLayers, maxWaste } = ctx.config.image.delta;
+  const plan = planDelta({
+    siteRoot: SITE_ROOT,
+    dir,
+    files,
+    previous: previous.index,
+    mtime,
+    limits: { maxLayers, maxWaste },
+  });
+  const what = `${plan.changed} file(s) added or changed, ${plan.removed} removed since ${previous.tag}`;
+  const { index } = previous;
+  switch (plan.kind) {
+    case 'unchanged':
+      ctx.log.info(`no file changed since ${previous.tag}: its layers as they are`);
+      return {
+        kind: 'unchanged',
+        kept: index.layers,
+        planned: [],
+        deltas: index.deltas,
+        shadowed: index.shadowed,
+      };
+    case 'delta':
+      ctx.log.info(`${what}: one delta layer on its ${index.layers.length} site layers`);
+      return {
+        kind: 'delta',
+        kept: index.layers,
+        planned: [plan.layer],
+        deltas: index.deltas + 1,
+        shadowed: plan.shadowed,
+      };
+    case 'full':
+      ctx.log.info(`${what}; full layers again: ${plan.why}`);
+      return full();
+  }
+}
+
+/** Whether this build may layer on the previous release: image.delta.enabled, unless SITEPIPE_FULL_LAYERS=1. */
+function deltaEnabled(ctx: RunContext): boolean {
+  return ctx.config.image.delta.enabled && ctx.env.SITEPIPE_FULL_LAYERS !== '1';
+}
+
+/**
  * The daemonless path: the base image's manifest plus reproducible site layers, assembled
- * through the registry API. Uploads every blob the registry lacks, then the manifest by
- * digest. No tag is set here: the push step does that after smoke has run this digest.
- * Everything that does not need the rendered site (registry sign-in, the base image, git
- * history) happens while Hugo still renders.
+ * through the registry API: full layers, or the previous release's plus a delta. Uploads every
+ * blob the registry lacks, then the manifest by digest. No tag is set here: the push step does
+ * that after smoke has run this digest. Everything that does not need the rendered site
+ * (registry sign-in, the base image, the previous release, git history) happens while Hugo
+ * still renders.
  */
 export async function buildWithOci(
   ctx: RunContext,
@@ -209,60 +337,88 @@ export async function buildWithOci(
   const registries = async () => {
     const target = await openRegistry(ctx, targetRef.registry);
     const base = baseRef.registry === targetRef.registry ? target : await openRegistry(ctx, baseRef.registry);
-    return { target, base, baseImage: await resolveBase(base.client, baseRef) };
+    const [baseImage, previous] = await Promise.all([
+      resolveBase(base.client, baseRef),
+      deltaEnabled(ctx)
+        ? findPreviousRelease({
+            client: target.client,
+            path: targetRef.path,
+            repository: tag.repository,
+            commit: source.commit,
+            commitLength: ctx.config.tags.commitLength,
+            branchTag: tag.branchTag,
+            cwd: ctx.siteDir,
+            note: (m) => ctx.log.info(`previous release: ${m}`),
+          })
+        : null,
+    ]);
+    return { target, base, baseImage, previous };
   };
-  const [{ target, base, baseImage }, sourceTime, hashes] = await Promise.all([
+  const [{ target, base, baseImage, previous }, hashes] = await Promise.all([
     registries(),
-    sourceTimes(ctx),
     FileHashes.load(join(ctx.stateDir, 'file-hashes.json')),
     store.prune(),
   ]);
   ctx.log.info(`base ${ctx.config.image.base} is ${baseImage.digest}`);
-  const uploads = blobUploads(target.client, targetRef.path);
+  if (previous) ctx.log.info(`previous release ${tag.repository}:${previous.tag} (${previous.digest})`);
+  // With a previous release, unchanged files keep its times: git history is not needed.
+  const sourceTime = previous ? undefined : await sourceTimes(ctx);
+  const uploads = blobUploads(target.client, targetRef.path, ctx.log);
   // Base layers in the same registry are mounted from the base repository: no bytes move.
   const from = base === target ? baseRef.path : undefined;
   for (const d of baseImage.manifest.layers)
     uploads.push(d, remoteSource(base.client, baseRef.path, d.digest), from);
   const render = await rendered;
 
-  const planned = planSiteLayers({
+  const dir = siteDir(SITE_ROOT, render.basePath);
+  const files = listSiteFiles({
     outputDir: render.outputDir,
     siteRoot: SITE_ROOT,
     basePath: render.basePath,
     mtime,
-    sourceTime,
+    ...(sourceTime ? { sourceTime } : {}),
     hashes,
-    extraFiles: [
-      {
-        path: SERVER_CONF_PATH,
-        content: Buffer.from(serverConf(render.basePath, releaseHeaderValue(ctx.config, tag.commitTag))),
-      },
-      { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
-    ],
   });
-  const upload = (site: SiteLayer) =>
-    uploads.push(
-      { mediaType: MEDIA.ociLayerGzip, digest: site.digest, size: site.size },
-      store.source(site.digest),
-    );
-  // What was built before is known from fingerprints alone; only the rest is tarred and gzipped.
-  const reused = await Promise.all(
-    planned.map((layer) => builtBefore(layer, store, { client: target.client, path: targetRef.path })),
-  );
-  for (const site of reused) if (site) upload(site);
-  const built = new Map<PlannedLayer, SiteLayer>();
-  const toBuild = planned.filter((_, i) => !reused[i]);
-  await mapLimit(biggestFirst(toBuild), BUILD_CONCURRENCY, async (layer) => {
-    const site = await build(layer, store);
-    built.set(layer, site);
-    upload(site);
+  const layout = layOut(ctx, dir, files, previous, mtime);
+  const targetAt = { client: target.client, path: targetRef.path };
+  const siteLayers = [
+    ...layout.kept,
+    ...(await materialize(layout.planned, store, targetAt, uploads, ctx.signal)),
+  ];
+  await hashes.save(files.filter((f) => isAsset(f.path)));
+
+  // The index (every file's hash now known) and the server config, on top.
+  const indexFile = encodeIndex({
+    repository: tag.repository,
+    dir,
+    layers: siteLayers,
+    deltas: layout.deltas,
+    shadowed: layout.shadowed,
+    files,
   });
-  const layers = planned.map((l, i) => reused[i] ?? (built.get(l) as SiteLayer));
-  await hashes.save(planned.filter((l) => l.media).flatMap((l) => l.entries));
+  // The index layer's time is its newest file's: a commit that changes no file keeps its digest.
+  const newest = new Date(files.reduce((t, f) => Math.max(t, f.mtime.getTime()), 0));
+  const top = [
+    generatedLayer('index', [{ path: INDEX_PATH, content: indexFile }], newest),
+    generatedLayer(
+      'server',
+      [
+        {
+          path: SERVER_CONF_PATH,
+          content: Buffer.from(serverConf(render.basePath, releaseHeaderValue(ctx.config, tag.commitTag))),
+        },
+        { path: LISTEN_CONF_PATH, content: Buffer.from(listenConf(ctx.config.image.port)) },
+      ],
+      mtime,
+    ),
+  ].filter((l): l is PlannedLayer => l !== null);
+  const [indexLayer, ...rest] = await materialize(top, store, targetAt, uploads, ctx.signal);
+  const layers = [...siteLayers, indexLayer as SiteLayer, ...rest];
 
   const labels = {
     ...imageLabels(source, tag, ctx.config.image.base),
     'org.opencontainers.image.base.digest': baseImage.digest,
+    [INDEX_LABEL]: (indexLayer as SiteLayer).digest,
   };
   const image = composeImage({
     base: baseImage.manifest,
@@ -296,7 +452,7 @@ export async function buildWithOci(
     baseImage.manifest.layers.length,
   );
   ctx.log.info(
-    `uploaded ${(uploadedBytes / 1e6).toFixed(2)} MB; ${layers.map((l) => `${l.name} ${(l.size / 1e6).toFixed(2)} MB`).join(', ')}`,
+    `sent ${formatBytes(uploadedBytes)} (only blobs the registry lacked); ${layout.kind} layers: ${layers.map((l) => `${l.name} ${(l.size / 1e6).toFixed(2)} MB`).join(', ')}`,
   );
   return {
     commit: source.commit,
@@ -307,5 +463,7 @@ export async function buildWithOci(
     baseDigest: baseImage.digest,
     labels,
     uploadedBytes,
+    layers: layout.kind,
+    previous: previous ? `${tag.repository}@${previous.digest}` : null,
   };
 }

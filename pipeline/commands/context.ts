@@ -16,6 +16,8 @@ export interface CommonFlags {
   /** -q: stdout gets only the result (repo@sha256:…); logs go to stderr. */
   quiet?: boolean;
   allowDirty?: boolean;
+  /** oci builder: full layers instead of a delta (the same as SITEPIPE_FULL_LAYERS=1). */
+  fullLayers?: boolean;
 }
 
 /** json with --json; a live display on a terminal that can redraw (not in CI, not TERM=dumb); else plain lines. */
@@ -45,7 +47,7 @@ export async function runContext(
     dryRun: flags.dryRun ?? false,
     allowDirty: flags.allowDirty ?? false,
     signal,
-    env: process.env,
+    env: flags.fullLayers ? { ...process.env, SITEPIPE_FULL_LAYERS: '1' } : process.env,
   };
 }
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readJsonFile, writeJsonFile } from '../json-file.js';
 import type { LayerEntry } from './tar-layer.js';
 
@@ -40,5 +42,19 @@ export class FileHashes {
       if (stat && e.sha256) next[e.source as string] = { stat, sha256: e.sha256 };
     }
     await writeJsonFile(this.file, next);
+  }
+}
+
+/**
+ * Reads and hashes the files whose hash is not known yet: a delta compares every file with the
+ * previous release before any layer is written. Synchronous, one file at a time: pages are small
+ * and many, and a thread-pool round trip per file costs more than the read.
+ */
+export function hashMissing(entries: readonly LayerEntry[]): void {
+  for (const e of entries) {
+    if (e.type !== 'file' || e.sha256) continue;
+    const data = e.content ?? readFileSync(e.source as string);
+    if (data.length !== e.size) throw new Error(`${e.source ?? e.path} changed size while it was hashed`);
+    e.sha256 = createHash('sha256').update(data).digest('hex');
   }
 }

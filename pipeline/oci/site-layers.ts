@@ -6,14 +6,15 @@ import type { FileHashes } from './file-hashes.js';
 import type { LayerEntry } from './tar-layer.js';
 
 /**
- * How the site is cut into layers, so that an edit re-uploads little (README.md, "Layers"):
+ * How the site is cut into full layers (README.md, "Layers"; with a previous release, a delta
+ * layer goes on its layers instead, see delta.ts, until they are compacted back into these):
  * - `assets-N`: media that is large and rarely changes (images, fonts, video, archives),
- *   spread over BUCKETS layers by a hash of the path; each file keeps the time its source
- *   last changed in git, so an unchanged image keeps its bytes from commit to commit;
- * - `pages-N`: everything else (pages, feeds, CSS, the sitemap), in buckets of even size.
- *   Pages carry the commit time, so every commit re-sends them all: equal buckets let them
- *   gzip on every core with no one big layer left to finish last;
- * - `server`: sitepipe's nginx config.
+ *   spread over BUCKETS layers by a hash of the path; each file keeps its time (from the
+ *   previous release, else when its source last changed in git), so an unchanged image keeps
+ *   its bytes from commit to commit;
+ * - `pages-N`: everything else (pages, feeds, CSS, the sitemap), in buckets of even size: equal
+ *   buckets let them gzip on every core with no one big layer left to finish last;
+ * - on top, generated files: `index` (the release index) and `server` (sitepipe's nginx config).
  */
 export const BUCKETS = 4;
 
@@ -47,7 +48,7 @@ export function bucketOf(path: string): number {
 }
 
 /** Every directory on the way from `root` down to each file, parents first; a directory takes its newest file's time. */
-function withDirectories(root: string, files: readonly LayerEntry[]): LayerEntry[] {
+export function withDirectories(root: string, files: readonly LayerEntry[]): LayerEntry[] {
   const dirs = new Map<string, Date>();
   for (const f of files) {
     for (
@@ -108,12 +109,80 @@ function evenBuckets(files: LayerEntry[]): LayerEntry[][] {
   return buckets.map((b) => b.files.sort((x, y) => (x.path < y.path ? -1 : 1)));
 }
 
+/** Where the site's files go in the image: the site root plus the base path, without slashes at either end. */
+export function siteDir(siteRoot: string, basePath = '/'): string {
+  return [trimSlashes(siteRoot), trimSlashes(basePath)].filter(Boolean).join('/');
+}
+
+/**
+ * The rendered files as layer entries under `siteDir(siteRoot, basePath)`, in byte order. Pages
+ * carry `mtime` (the commit time); media the time `sourceTime` gives (when its source last
+ * changed), else `mtime`. Media hashes come from `hashes` when its files are unchanged.
+ */
+export function listSiteFiles(opts: {
+  outputDir: string;
+  siteRoot: string;
+  basePath?: string;
+  mtime: Date;
+  sourceTime?: (rel: string) => Date | undefined;
+  hashes?: FileHashes;
+}): LayerEntry[] {
+  const dir = siteDir(opts.siteRoot, opts.basePath);
+  // One synchronous stat per file: thousands of them, each a few µs (async, each is a thread-pool round trip).
+  return filesUnder(opts.outputDir)
+    .sort()
+    .map((rel) => {
+      const source = join(opts.outputDir, rel);
+      const info = statSync(source, { bigint: true });
+      const size = Number(info.size);
+      const asset = isAsset(rel);
+      const mtime = (asset && opts.sourceTime?.(rel)) || opts.mtime;
+      const entry: LayerEntry = { path: `${dir}/${rel}`, type: 'file', size, source, mtime };
+      if (asset) entry.sha256 = opts.hashes?.lookup(source, size, info.mtimeNs);
+      return entry;
+    });
+}
+
+/** The full layout: media in hash buckets, everything else in buckets of even size (see the top of this file). */
+export function fullLayers(siteRoot: string, dir: string, files: readonly LayerEntry[]): PlannedLayer[] {
+  const root = trimSlashes(siteRoot);
+  const assets = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
+  const text: LayerEntry[] = [];
+  for (const entry of files) {
+    if (isAsset(entry.path)) assets[bucketOf(entry.path.slice(dir.length + 1))]?.push(entry);
+    else text.push(entry);
+  }
+  const layers = [
+    ...assets.map((list, i) => plan(`assets-${i}`, ASSET_LEVEL, root, list, true)),
+    ...evenBuckets(text).map((list, i) => plan(`pages-${i}`, PAGE_LEVEL, root, list)),
+  ];
+  return layers.filter((l): l is PlannedLayer => l !== null);
+}
+
+/** A layer of generated files (server config, the release index) with their image paths, all at `mtime`. */
+export function generatedLayer(
+  name: string,
+  files: ReadonlyArray<{ path: string; content: Buffer }>,
+  mtime: Date,
+): PlannedLayer | null {
+  const entries = files.map(
+    (f): LayerEntry => ({
+      path: f.path.replace(/^\/+/, ''),
+      type: 'file',
+      size: f.content.length,
+      content: f.content,
+      sha256: createHash('sha256').update(f.content).digest('hex'),
+      mtime,
+    }),
+  );
+  return plan(name, PAGE_LEVEL, commonDir(entries.map((f) => f.path)), entries);
+}
+
 /**
  * Plans the site's layers from the rendered output dir; `siteRoot` is where nginx serves
  * from in the image, the site's files go under it at `basePath` (the URL path the site lives
  * under, "/" by default), and `extraFiles` are generated files (server config) with their image
- * paths. Pages carry the commit time; media the time `sourceTime` gives (when its source last
- * changed), else the commit time. Media hashes come from `hashes` when its files are unchanged.
+ * paths, in a `server` layer on top. See listSiteFiles for the times and hashes.
  */
 export function planSiteLayers(opts: {
   outputDir: string;
@@ -124,41 +193,9 @@ export function planSiteLayers(opts: {
   hashes?: FileHashes;
   extraFiles: ReadonlyArray<{ path: string; content: Buffer }>;
 }): PlannedLayer[] {
-  const root = trimSlashes(opts.siteRoot);
-  // Directories are listed from siteRoot down, so those of the base path are in the layer too.
-  const dir = [root, trimSlashes(opts.basePath ?? '/')].filter(Boolean).join('/');
-  const paths = filesUnder(opts.outputDir).sort();
-  const assets = Array.from({ length: BUCKETS }, () => [] as LayerEntry[]);
-  const text: LayerEntry[] = [];
-  // One synchronous stat per file: thousands of them, each a few µs (async, each is a thread-pool round trip).
-  for (const rel of paths) {
-    const source = join(opts.outputDir, rel);
-    const info = statSync(source, { bigint: true });
-    const size = Number(info.size);
-    const asset = isAsset(rel);
-    const mtime = (asset && opts.sourceTime?.(rel)) || opts.mtime;
-    const entry: LayerEntry = { path: `${dir}/${rel}`, type: 'file', size, source, mtime };
-    if (asset) {
-      entry.sha256 = opts.hashes?.lookup(source, size, info.mtimeNs);
-      assets[bucketOf(rel)]?.push(entry);
-    } else text.push(entry);
-  }
-  const server = opts.extraFiles.map(
-    (f): LayerEntry => ({
-      path: f.path.replace(/^\/+/, ''),
-      type: 'file',
-      size: f.content.length,
-      content: f.content,
-      sha256: createHash('sha256').update(f.content).digest('hex'),
-      mtime: opts.mtime,
-    }),
-  );
-  const layers = [
-    ...assets.map((files, i) => plan(`assets-${i}`, ASSET_LEVEL, root, files, true)),
-    ...evenBuckets(text).map((files, i) => plan(`pages-${i}`, PAGE_LEVEL, root, files)),
-    plan('server', PAGE_LEVEL, commonDir(server.map((f) => f.path)), server),
-  ];
-  return layers.filter((l): l is PlannedLayer => l !== null);
+  const server = generatedLayer('server', opts.extraFiles, opts.mtime);
+  const dir = siteDir(opts.siteRoot, opts.basePath);
+  return [...fullLayers(opts.siteRoot, dir, listSiteFiles(opts)), ...(server ? [server] : [])];
 }
 
 function trimSlashes(path: string): string {
