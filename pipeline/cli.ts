@@ -10,6 +10,7 @@ import {
   withReporter,
 } from './commands/context.js';
 import { registerDeployCommands } from './commands/deploy.js';
+import { registerHostCommands } from './commands/host.js';
 import { registerInit } from './commands/init.js';
 import { registerManifests } from './commands/manifests.js';
 import { registerServe } from './commands/serve.js';
@@ -146,6 +147,7 @@ export function buildCli(): Command {
   registerInit(program);
   registerManifests(program, loadConfig);
   registerDeployCommands(program);
+  registerHostCommands(program);
   registerCloudbuild(program);
   registerVerify(program);
   registerServe(program);

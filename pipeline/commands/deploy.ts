@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_FILE } from '../config.js';
+import { type DeployTarget, openTarget } from '../deploy-target.js';
 import { SitepipeError } from '../errors.js';
 import { requireDeploy } from '../kube/manifests-common.js';
 import type { RollTarget } from '../kube/roll.js';
@@ -9,15 +10,6 @@ import { type RunContext, startNow } from '../step.js';
 import { type CommonFlags, runContext, withReporter } from './context.js';
 
 const COMMIT = /^[0-9a-f]{7,40}$/;
-
-/** The Kubernetes client takes most of a second to import: loaded only by the commands that talk to a cluster. */
-async function kubeModules() {
-  const [{ connectKube }, { previousRelease, readReleases }] = await Promise.all([
-    import('../clients/kube.js'),
-    import('../kube/releases.js'),
-  ]);
-  return { connectKube, previousRelease, readReleases };
-}
 
 /**
  * A commit (full or abbreviated) or tag, resolved to the digest its tag points to in the
@@ -41,7 +33,7 @@ export async function resolveRelease(ctx: RunContext, ref: string): Promise<Roll
           'give more characters of the commit',
         );
       }
-      tag = matches[0] ?? ref.padEnd(length, '?');
+      tag = matches[0] ?? ref;
     }
   }
   const digest = await client.tagDigest(repo.path, tag);
@@ -63,10 +55,6 @@ export async function resolveRelease(ctx: RunContext, ref: string): Promise<Roll
   };
 }
 
-function describe(t: RollTarget): string {
-  return `${t.repository}@${t.digest}${t.commit ? ` (commit ${t.commit.slice(0, 12)}${t.branch ? ` on ${t.branch}` : ''})` : ''}`;
-}
-
 function siteOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'the sitepipe config', DEFAULT_CONFIG_FILE)
@@ -74,49 +62,35 @@ function siteOptions(cmd: Command): Command {
     .option('--json', 'print NDJSON events');
 }
 
-/** `sitepipe pin`, `sitepipe rollback` and `sitepipe releases`. */
+/** `sitepipe pin`, `sitepipe rollback` and `sitepipe releases`, on whichever target the config names. */
 export function registerDeployCommands(program: Command): void {
-  const roll = async (flags: CommonFlags, step: string, pick: (ctx: RunContext) => Promise<RollTarget>) =>
+  const roll = async (flags: CommonFlags, step: string, pick: (target: DeployTarget) => Promise<unknown>) =>
     withReporter(flags, async (reporter, signal) => {
       const log = reporter.logFor(step);
       const ctx: RunContext = { ...(await runContext(flags, signal)), log, afterRun: startNow(log) };
       requireDeploy(ctx.config);
-      const target = await pick(ctx);
+      const target = await openTarget(ctx);
+      const to = await pick(target);
       if (ctx.dryRun) {
-        reporter.result({ wouldRoll: target }, `would roll to ${describe(target)}`);
+        await target.roll(to);
+        reporter.result({ wouldRoll: to }, `would roll to ${target.describe(to)}`);
         return;
       }
-      const { rollTo } = await import('../kube/roll.js');
-      const { release } = await rollTo(ctx, target);
-      reporter.result({ release }, `live: ${describe(target)}`);
+      const release = await target.roll(to);
+      reporter.result({ release }, `live: ${target.describe(to)}`);
     });
 
   siteOptions(program.command('pin'))
-    .description('roll the live site to the image of an earlier commit (full or short sha) or tag')
+    .description('roll the live site to the release of an earlier commit (full or short sha) or tag')
     .argument('<commit-or-tag>')
     .action(async (ref: string, flags: CommonFlags) => {
-      process.exitCode = await roll(flags, 'pin', (ctx) => resolveRelease(ctx, ref));
+      process.exitCode = await roll(flags, 'pin', (target) => target.resolve(ref));
     });
 
   siteOptions(program.command('rollback'))
     .description('roll the live site back to the release before the current one')
     .action(async (flags: CommonFlags) => {
-      process.exitCode = await roll(flags, 'rollback', async (ctx) => {
-        const d = requireDeploy(ctx.config);
-        const { connectKube, previousRelease, readReleases } = await kubeModules();
-        const previous = previousRelease(
-          await readReleases(connectKube(ctx.env, d.context), d.namespace, d.name),
-        );
-        if (!previous) {
-          throw new SitepipeError(
-            'NOTHING_TO_ROLL_BACK',
-            `${d.namespace}/${d.name} has no earlier live release with a different image`,
-            '`sitepipe releases` shows the history; `sitepipe pin <commit>` rolls to any pushed commit',
-          );
-        }
-        const at = previous.image.lastIndexOf('@');
-        return { ...previous, repository: previous.image.slice(0, at), action: 'rollback' };
-      });
+      process.exitCode = await roll(flags, 'rollback', (target) => target.previous());
     });
 
   program
@@ -125,11 +99,12 @@ export function registerDeployCommands(program: Command): void {
     .option('-c, --config <file>', 'the sitepipe config', DEFAULT_CONFIG_FILE)
     .option('--json', 'print the history as JSON')
     .action(async (flags: CommonFlags) => {
-      process.exitCode = await withReporter({}, async (_reporter, signal) => {
-        const ctx = await runContext(flags, signal);
-        const d = requireDeploy(ctx.config);
-        const { connectKube, readReleases } = await kubeModules();
-        const history = await readReleases(connectKube(ctx.env, d.context), d.namespace, d.name);
+      process.exitCode = await withReporter({}, async (reporter, signal) => {
+        const log = reporter.logFor('releases');
+        const ctx: RunContext = { ...(await runContext(flags, signal)), log, afterRun: startNow(log) };
+        requireDeploy(ctx.config);
+        const target = await openTarget(ctx);
+        const history = await target.history();
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(history, null, 2)}\n`);
           return;
@@ -143,7 +118,7 @@ export function registerDeployCommands(program: Command): void {
           r.digest.slice(0, 19),
           r.by,
         ]);
-        const head = ['WHEN', 'ACTION', 'OUTCOME', 'COMMIT', 'BRANCH', 'DIGEST', 'BY'];
+        const head = ['WHEN', 'ACTION', 'OUTCOME', 'COMMIT', 'BRANCH', target.digestHeading, 'BY'];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
         for (const row of [head, ...rows]) {
           process.stdout.write(

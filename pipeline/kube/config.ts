@@ -83,9 +83,92 @@ const tlsSchema = z
     }
   });
 
-/** The `deploy:` section: where and how the site runs on Kubernetes. */
+const rootPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be an absolute path like /srv/sitepipe/website');
+
+/** `deploy.host`: the single-host target (docs/host.md). */
+export const hostConfigSchema = z
+  .object({
+    /** The servers, each `user@host[:port]` reached with the system's OpenSSH. */
+    servers: z
+      .array(
+        z
+          .object({
+            ssh: z
+              .string()
+              .regex(
+                /^([A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/,
+                'must be user@host[:port], e.g. deploy@vm1.example.com:22',
+              ),
+            /** A private key for this server (else ssh's own choice: agent, ~/.ssh/config). */
+            identityFile: z.string().min(1).optional(),
+            /** A known_hosts file with this server's key (else ssh's own). Host keys are always verified. */
+            knownHostsFile: z.string().min(1).optional(),
+            /** This server's root and Caddy, where they differ from deploy.host's. */
+            root: rootPath.optional(),
+            caddy: z
+              .object({
+                configFile: z.string().min(1).optional(),
+                siteFile: z.string().min(1).optional(),
+                adminAddress: z.string().min(1).optional(),
+              })
+              .strict()
+              .optional(),
+          })
+          .strict(),
+      )
+      .min(1),
+    /** Where the releases live on each server; default /srv/sitepipe/<deploy.name>. */
+    root: rootPath.optional(),
+    /** Releases kept on each server besides the live one; older ones are removed after a switch. */
+    keep: z.number().int().min(1).default(10),
+    /**
+     * Pages set a cookie naming their release, and the assets they link are served from that
+     * release while it is kept, so a switch never mixes releases within a page view.
+     */
+    stickyAssets: z.boolean().default(true),
+    /**
+     * After a switch and `host init`, each domain must present a valid certificate on each
+     * server (port verify.httpsPort, trusting verify.caFile) within this long; 0 skips the check.
+     */
+    certificateTimeoutSeconds: z.number().int().min(0).default(120),
+    acme: z
+      .object({
+        /** production or staging (Let's Encrypt), or the directory URL of another ACME CA. */
+        ca: z.union([z.enum(['production', 'staging']), z.url()]).default('production'),
+        email: z.email().optional(),
+        /** A PEM file on the server: the root of a private CA's ACME endpoint to trust. */
+        caRoot: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    caddy: z
+      .object({
+        /** The main Caddyfile on the server; `host init` adds an import of siteFile to it. */
+        configFile: z.string().min(1).default('/etc/caddy/Caddyfile'),
+        /** Where sitepipe installs this site's config; default /etc/caddy/sitepipe/<deploy.name>.caddy. */
+        siteFile: z.string().min(1).optional(),
+        /** Caddy's admin endpoint on the server, which `caddy reload` talks to. */
+        adminAddress: z.string().min(1).default('localhost:2019'),
+        /** Addresses to listen on; default: all (IPv4 and IPv6). */
+        bind: z.array(z.string().min(1)).min(1).optional(),
+        /** Caddy's HTTPS port (its https_port option): HTTP redirects name it when it is not 443. */
+        httpsPort: z.number().int().min(1).max(65535).default(443),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type HostConfig = z.infer<typeof hostConfigSchema>;
+
+/** The `deploy:` section: where and how the site runs, on Kubernetes (default) or on hosts. */
 export const deployConfigSchema = z
   .object({
+    /** kubernetes: a Deployment in a cluster; host: releases on servers served by Caddy (deploy.host). */
+    target: z.enum(['kubernetes', 'host']).default('kubernetes'),
+    host: hostConfigSchema.optional(),
     namespace: dnsLabel.default('website'),
     /** Names the Deployment, Service, Certificate and frontends. */
     name: resourceName.default('website'),
@@ -145,6 +228,15 @@ export const deployConfigSchema = z
       })
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.target === 'host' && !d.host) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['host'],
+        message: 'is required with target: host (e.g. host: { servers: [{ ssh: deploy@vm1.example.com }] })',
+      });
+    }
+  });
 
 export type DeployConfig = z.infer<typeof deployConfigSchema>;

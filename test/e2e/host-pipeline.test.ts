@@ -115,5 +115,8 @@ describe('sitepipe run, releases, pin and rollback on a host target (built CLI, 
     });
     const verify = await sitepipe('verify', '--release', b.slice(0, 12));
     expect(verify.exitCode, `${verify.stdout}\n${verify.stderr}`).toBe(0);
+    // …and the command itself asks the host, not a Deployment, when no release is given.
+    const live = await sitepipe('verify');
+    expect(live.exitCode, `${live.stdout}\n${live.stderr}`).toBe(0);
   });
 });
