@@ -1,7 +1,6 @@
 import { buildWithDocker } from '../pipeline/builders/docker.js';
 import { buildWithOci } from '../pipeline/builders/oci.js';
-import { connectDocker, pingDocker } from '../pipeline/clients/docker.js';
-import { rehint } from '../pipeline/errors.js';
+import { requireDocker } from '../pipeline/clients/docker.js';
 import { formatBytes } from '../pipeline/output.js';
 import type { BuiltImage } from '../pipeline/records.js';
 import { defineStep } from '../pipeline/step.js';
@@ -21,15 +20,10 @@ export const image = defineStep({
   description: 'build the nginx image',
   async preflight(ctx) {
     if (ctx.config.image.builder !== 'docker') return;
-    try {
-      await pingDocker(await connectDocker(ctx.env));
-    } catch (e) {
-      throw rehint(
-        e,
-        'DOCKER_UNAVAILABLE',
-        'image.builder: docker builds on a Docker engine: start dockerd (or set DOCKER_HOST), or set image.builder: oci, which builds without one (smoke still needs one unless smoke.enabled: false)',
-      );
-    }
+    await requireDocker(
+      ctx.env,
+      'image.builder: docker builds on a Docker engine: start dockerd (or set DOCKER_HOST), or set image.builder: oci, which builds without one (smoke still needs one unless smoke.enabled: false)',
+    );
   },
   plan: (ctx, { tag }) =>
     ctx.config.image.builder === 'docker'

@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import type Docker from 'dockerode';
-import { connectDocker, pingDocker, pullImage } from '../pipeline/clients/docker.js';
+import { connectDocker, pullImage, requireDocker } from '../pipeline/clients/docker.js';
 import { mapLimit } from '../pipeline/concurrency.js';
-import { rehint, SitepipeError } from '../pipeline/errors.js';
+import { SitepipeError } from '../pipeline/errors.js';
 import { OWNER_LABEL, ownerTag, removeDeadSmokeContainers, SMOKE_LABEL } from '../pipeline/leftovers.js';
 import { linkedResources } from '../pipeline/linked-resources.js';
 import { HEALTH_PATH, LISTEN_CONF_DIR, listenConfArchive } from '../pipeline/nginx.js';
@@ -134,15 +134,10 @@ export const smoke = defineStep({
   description: 'serve the image and fetch every page in the sitemap and what the pages load',
   async preflight(ctx) {
     if (!ctx.config.smoke.enabled) return;
-    try {
-      await pingDocker(await connectDocker(ctx.env));
-    } catch (e) {
-      throw rehint(
-        e,
-        'DOCKER_UNAVAILABLE',
-        'smoke runs the image on a Docker engine (whatever image.builder is): start dockerd (or set DOCKER_HOST), or set smoke.enabled: false to push the image untested',
-      );
-    }
+    await requireDocker(
+      ctx.env,
+      'smoke runs the image on a Docker engine (whatever image.builder is): start dockerd (or set DOCKER_HOST), or set smoke.enabled: false to push the image untested',
+    );
   },
   async run(ctx, { image, render }) {
     const untested = { commit: image.commit, image: image.localRef, tested: false, pages: 0, checked: [] };

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { SitepipeError } from '../errors.js';
+import { rehint, SitepipeError } from '../errors.js';
 import type { Credentials } from './credentials.js';
 
 const PING_TIMEOUT_MS = 5_000;
@@ -27,6 +27,15 @@ export async function connectDocker(env: NodeJS.ProcessEnv): Promise<Docker> {
   if (host.startsWith('unix://')) return new Dockerode({ socketPath: host.slice('unix://'.length) });
   const url = new URL(host.replace(/^tcp:/, 'http:'));
   return new Dockerode({ host: url.hostname, port: Number(url.port || 2375) });
+}
+
+/** The engine answers, or DOCKER_UNAVAILABLE with the hint of the step that needs it. */
+export async function requireDocker(env: NodeJS.ProcessEnv, hint: string): Promise<void> {
+  try {
+    await pingDocker(await connectDocker(env));
+  } catch (e) {
+    throw rehint(e, 'DOCKER_UNAVAILABLE', hint);
+  }
 }
 
 export async function pingDocker(docker: Docker): Promise<void> {

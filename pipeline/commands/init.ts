@@ -238,17 +238,7 @@ export async function initSite(opts: InitOptions): Promise<InitResult> {
   return { written, hugoConfig, hugoVersion: hugo.version, versionFrom: hugo.from };
 }
 
-interface InitFlags {
-  repository?: string;
-  hugoVersion?: string;
-  builder?: 'oci' | 'docker';
-  base?: string;
-  builderBase?: string;
-  deploy?: boolean | string[];
-  cloudbuild?: boolean;
-  force?: boolean;
-  json?: boolean;
-}
+type InitFlags = Omit<InitOptions, 'dir' | 'env'> & { json?: boolean };
 
 export function registerInit(program: Command): Command {
   return program

@@ -184,15 +184,11 @@ export function generatedLayer(
  * under, "/" by default), and `extraFiles` are generated files (server config) with their image
  * paths, in a `server` layer on top. See listSiteFiles for the times and hashes.
  */
-export function planSiteLayers(opts: {
-  outputDir: string;
-  siteRoot: string;
-  basePath?: string;
-  mtime: Date;
-  sourceTime?: (rel: string) => Date | undefined;
-  hashes?: FileHashes;
-  extraFiles: ReadonlyArray<{ path: string; content: Buffer }>;
-}): PlannedLayer[] {
+export function planSiteLayers(
+  opts: Parameters<typeof listSiteFiles>[0] & {
+    extraFiles: ReadonlyArray<{ path: string; content: Buffer }>;
+  },
+): PlannedLayer[] {
   const server = generatedLayer('server', opts.extraFiles, opts.mtime);
   const dir = siteDir(opts.siteRoot, opts.basePath);
   return [...fullLayers(opts.siteRoot, dir, listSiteFiles(opts)), ...(server ? [server] : [])];
