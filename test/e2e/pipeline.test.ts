@@ -159,7 +159,7 @@ describe('sitepipe with bad input (built CLI)', () => {
       const run = await sitepipe(['run', '--config', 'nope.yaml'], dir.dir);
       expect(run.exitCode).toBe(1);
       expect(run.stderr).toMatch(/^error\[CONFIG_MISSING\]: no config file at .*nope\.yaml$/m);
-      expect(run.stderr).toMatch(/hint: create sitepipe\.yaml/);
+      expect(run.stderr).toMatch(/hint: run `sitepipe init --repository REGISTRY\/NAME`/);
     } finally {
       await dir.remove();
     }
