@@ -157,7 +157,7 @@ describe('sitepipe trigger apply (real client, REST, local HTTP server)', () => 
     expect(steps.map((s) => s.id)).toEqual(build.steps.map((s) => s.id));
     expect(steps.find((s) => s.id === 'render')).toMatchObject({
       name: 'gcr.io/$PROJECT_ID/sitepipe:0.1.0',
-      args: ['run', 'render', '--config', 'sitepipe.yaml', '--state-dir', '/workspace/.sitepipe'],
+      args: ['run', 'render', '--config', 'sitepipe.yaml', '--state-dir', '/workspace/.sitepipe', '--json'],
       waitFor: build.steps.find((s) => s.id === 'render')?.waitFor,
       timeout: '900s',
     });
