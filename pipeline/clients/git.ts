@@ -158,10 +158,32 @@ export async function changedPaths(
   return changes;
 }
 
-/** The origin URL with any user:password@ removed, or null. */
+/** The origin as the image's source label, or null; see publicSourceUrl. */
 export async function sourceUrl(root: string, signal?: AbortSignal): Promise<string | null> {
   const url = await git(root, ['config', '--get', 'remote.origin.url'], signal).catch(() => '');
-  return url === '' ? null : stripCredentials(url);
+  return publicSourceUrl(url);
+}
+
+/**
+ * The repository a remote names, spelled one way however it was cloned: the label is part of
+ * the image, so `git@host:org/site.git`, `ssh://git@host/org/site` and
+ * `https://user:token@host/org/site.git` must all give `https://host/org/site`, or two clones of
+ * one commit would get two digests. A remote on this machine (a path, file://) names no public
+ * place and would put a local path into the image: null.
+ */
+export function publicSourceUrl(remote: string): string | null {
+  const url = remote.trim();
+  const scp = /^[^@/:\s]+@([^:/\s]+):(?!\/)(.+)$/.exec(url);
+  const parsed = scp ? `https://${scp[1]}/${scp[2]}` : url;
+  let u: URL;
+  try {
+    u = new URL(parsed);
+  } catch {
+    return null;
+  }
+  if (!['https:', 'http:', 'ssh:', 'git:'].includes(u.protocol) || !u.hostname) return null;
+  const path = u.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
+  return `https://${u.hostname}${path}`;
 }
 
 export function stripCredentials(url: string): string {

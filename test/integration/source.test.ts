@@ -22,7 +22,7 @@ describe('source step (real git)', () => {
     expect(out.branch).toBe('feature/x');
     expect(out.commitTime).toBe('2026-03-01T12:00:00.000Z');
     expect(out.dirty).toBe(false);
-    expect(out.sourceUrl).toBe('https://github.com/acme/site.git');
+    expect(out.sourceUrl).toBe('https://github.com/acme/site');
   });
 
   it('refuses uncommitted site changes, listing them', async () => {
