@@ -135,9 +135,13 @@ describe.each(VERSIONS)('kubectl $client against kube-sim', ({ server, client })
     );
     ok(await kubectl('-n', 'other', 'scale', 'deploy/other', '--replicas=1'));
     ok(await kubectl('-n', 'other', 'rollout', 'status', 'deploy/other', '--timeout=60s'));
-    expect(
-      (await kubectl('-n', 'other', 'get', 'pods', '-o', 'name')).stdout.trim().split('\n'),
-    ).toHaveLength(1);
+    // As on a real cluster, the pod scaled away is listed until its graceful deletion ends.
+    await until(
+      async () =>
+        (await kubectl('-n', 'other', 'get', 'pods', '-o', 'name')).stdout.trim().split('\n').length === 1,
+      30_000,
+      'the scaled-away pod to go',
+    );
     ok(await kubectl('delete', 'namespace', 'other'));
     await until(
       async () => (await kubectl('get', 'ns', 'other')).exitCode !== 0,
