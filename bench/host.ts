@@ -19,6 +19,7 @@ import { filesUnder } from '../pipeline/paths.js';
 import type { DeployResult } from '../pipeline/records.js';
 import { hugoBuildArgs } from '../steps/render.js';
 import { startHostRig } from '../test/helpers/caddy-host.js';
+import { hostDeployInputs } from '../test/helpers/host-inputs.js';
 import { changedFloor } from './delta.js';
 import { generateSite } from './site.js';
 
@@ -58,30 +59,10 @@ try {
     return { out, files: files.length, bytes, ms: Date.now() - start };
   };
   const publish = async (commit: string, r: Awaited<ReturnType<typeof render>>): Promise<DeployResult> => {
-    const tag = commit.slice(0, 12);
     t0 = Date.now();
-    const result = await (await openTarget(ctx)).deploy({
-      source: {
-        commit,
-        shortSha: commit.slice(0, 7),
-        branch: 'main',
-        commitTime: new Date().toISOString(),
-        dirty: false,
-        sourceUrl: null,
-      },
-      tag: { commit, repository: 'r', tags: [tag], commitTag: tag, branchTag: 'main' },
-      push: { commit, repository: 'r', tags: [], digest: `sha256:${'0'.repeat(64)}` },
-      render: {
-        outputDir: r.out,
-        files: r.files,
-        bytes: r.bytes,
-        durationMs: r.ms,
-        hugoVersion: '',
-        commit,
-        baseURL: 'https://www.site.test/',
-        basePath: '/',
-      },
-    });
+    const result = await (await openTarget(ctx)).deploy(
+      hostDeployInputs(commit, r.out, { files: r.files, bytes: r.bytes, durationMs: r.ms }),
+    );
     timings.done = Date.now() - t0;
     return result;
   };

@@ -6,6 +6,7 @@
 import { parseConfig } from '../../pipeline/config.js';
 import { openTarget } from '../../pipeline/deploy-target.js';
 import { testContext } from './context.js';
+import { hostDeployInputs } from './host-inputs.js';
 
 interface Job {
   configYaml: string;
@@ -27,28 +28,6 @@ ctx.log.info = (m: string) => {
   }
 };
 const { commit } = job;
-const tag = commit.slice(0, 12);
 const target = await openTarget(ctx);
-await target.deploy({
-  source: {
-    commit,
-    shortSha: commit.slice(0, 7),
-    branch: 'main',
-    commitTime: new Date().toISOString(),
-    dirty: false,
-    sourceUrl: null,
-  },
-  tag: { commit, repository: 'r', tags: [tag], commitTag: tag, branchTag: 'main' },
-  push: { commit, repository: 'r', tags: [], digest: `sha256:${'0'.repeat(64)}` },
-  render: {
-    outputDir: job.treeDir,
-    files: job.files,
-    bytes: job.bytes,
-    durationMs: 1,
-    hugoVersion: 'x',
-    commit,
-    baseURL: 'https://www.site.test/',
-    basePath: '/',
-  },
-});
+await target.deploy(hostDeployInputs(commit, job.treeDir, job));
 process.stdout.write('DONE\n');

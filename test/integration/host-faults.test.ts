@@ -10,6 +10,7 @@ import type { DeployResult } from '../../pipeline/records.js';
 import { type HostRig, startHostRig } from '../helpers/caddy-host.js';
 import type { TestContext } from '../helpers/context.js';
 import { expectCode } from '../helpers/expect-code.js';
+import { hostDeployInputs } from '../helpers/host-inputs.js';
 import { freePort } from '../helpers/sshd.js';
 
 const commitOf = (c: string) => c.repeat(40).slice(0, 40);
@@ -27,31 +28,6 @@ async function bigTree(
   return { files: files + 1, bytes: files * size };
 }
 
-function inputs(commit: string, dir: string, tree: { files: number; bytes: number }) {
-  const tag = commit.slice(0, 12);
-  return {
-    source: {
-      commit,
-      shortSha: commit.slice(0, 7),
-      branch: 'main',
-      commitTime: new Date().toISOString(),
-      dirty: false,
-      sourceUrl: null,
-    },
-    tag: { commit, repository: 'r', tags: [tag], commitTag: tag, branchTag: 'main' },
-    push: { commit, repository: 'r', tags: [], digest: `sha256:${'0'.repeat(64)}` },
-    render: {
-      outputDir: dir,
-      ...tree,
-      durationMs: 1,
-      hugoVersion: 'x',
-      commit,
-      baseURL: 'https://www.site.test/',
-      basePath: '/',
-    },
-  };
-}
-
 describe('the host target when things go wrong (real sshd, rsync, Caddy, Pebble)', () => {
   let rig: HostRig;
   let ctx: TestContext;
@@ -64,7 +40,7 @@ describe('the host target when things go wrong (real sshd, rsync, Caddy, Pebble)
     const commit = commitOf(name);
     const dir = join(rig.dir, 'public', `${name}-${randomBytes(3).toString('hex')}`);
     const t = await tree(dir, commit.slice(0, 12));
-    return (await openTarget(c)).deploy(inputs(commit, dir, t));
+    return (await openTarget(c)).deploy(hostDeployInputs(commit, dir, t));
   }
 
   /** A publish in its own process group, killed with SIGKILL (rsync, ssh and all) once `when` says so. */
@@ -137,7 +113,7 @@ describe('the host target when things go wrong (real sshd, rsync, Caddy, Pebble)
     expect(await readlink(join(rig.root, 'current'))).toBe('releases/aaaaaaaaaaaa');
     expect(await serving()).toBe('aaaaaaaaaaaa');
     const arrived = (await readdir(join(releaseDir, 'media'))).filter((f) => !f.startsWith('.')).length;
-    const result = await (await openTarget(ctx)).deploy(inputs(commitOf('b'), dir, tree));
+    const result = await (await openTarget(ctx)).deploy(hostDeployInputs(commitOf('b'), dir, tree));
     const sent = result.servers[0]?.filesSent ?? -1;
     expect(sent).toBeLessThanOrEqual(tree.files - arrived);
     expect(sent).toBeGreaterThan(0);
@@ -151,7 +127,7 @@ describe('the host target when things go wrong (real sshd, rsync, Caddy, Pebble)
     await job;
     expect(await readlink(join(rig.root, 'current'))).toBe('releases/bbbbbbbbbbbb');
     expect(await serving()).toBe('bbbbbbbbbbbb');
-    const result = await (await openTarget(ctx)).deploy(inputs(commitOf('c'), dir, tree));
+    const result = await (await openTarget(ctx)).deploy(hostDeployInputs(commitOf('c'), dir, tree));
     expect(result.servers[0]?.filesSent).toBe(0);
     expect(await serving()).toBe('cccccccccccc');
   });

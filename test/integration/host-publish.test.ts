@@ -8,6 +8,7 @@ import type { DeployResult } from '../../pipeline/records.js';
 import { DOMAIN, type HostRig, startHostRig } from '../helpers/caddy-host.js';
 import type { TestContext } from '../helpers/context.js';
 import { expectCode } from '../helpers/expect-code.js';
+import { hostDeployInputs } from '../helpers/host-inputs.js';
 
 /** A rendered tree whose every page and asset names its release, so a mixed response shows. */
 async function writeTree(
@@ -55,34 +56,7 @@ describe('the host target on real sshd, rsync, Caddy and Pebble', () => {
     const { files, bytes } = await writeTree(dir, commit.slice(0, 12));
     await edit?.(dir);
     const target = await openTarget(c);
-    return target.deploy({
-      source: {
-        commit,
-        shortSha: commit.slice(0, 7),
-        branch: 'main',
-        commitTime: new Date().toISOString(),
-        dirty: false,
-        sourceUrl: null,
-      },
-      tag: {
-        commit,
-        repository: 'r',
-        tags: [commit.slice(0, 12)],
-        commitTag: commit.slice(0, 12),
-        branchTag: 'main',
-      },
-      push: { commit, repository: 'r', tags: [], digest: `sha256:${'0'.repeat(64)}` },
-      render: {
-        outputDir: dir,
-        files,
-        bytes,
-        durationMs: 1,
-        hugoVersion: 'x',
-        commit,
-        baseURL: `https://${DOMAIN}/`,
-        basePath: '/',
-      },
-    });
+    return target.deploy(hostDeployInputs(commit, dir, { files, bytes, baseURL: `https://${DOMAIN}/` }));
   }
 
   beforeAll(async () => {

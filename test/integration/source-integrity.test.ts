@@ -62,10 +62,10 @@ describe('source step: only the commit is shipped (real git)', () => {
 
   it('accepts links that stay in the site', async () => {
     repo = await exampleRepo();
-    await put(join(repo.dir, 'shared/logo.svg'), '<svg/>\n');
-    await symlink('../../shared/logo.svg', join(repo.dir, 'static/images/logo.svg'));
+    await put(join(repo.dir, 'common/logo.svg'), '<svg/>\n');
+    await symlink('../../common/logo.svg', join(repo.dir, 'static/images/logo.svg'));
     await repo.git('add', '-A');
-    await repo.git('commit', '-qm', 'shared logo');
+    await repo.git('commit', '-qm', 'common logo');
     expect((await check(repo.dir)).dirty).toBe(false);
   });
 
