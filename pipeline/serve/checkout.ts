@@ -36,10 +36,13 @@ export class Checkouts {
     });
   }
 
-  /** Removes worktrees a killed server left behind. */
+  /**
+   * Removes worktrees a killed server left behind. A server killed while it created the mirror
+   * leaves a directory that is not a repository yet: the next checkout initialises it.
+   */
   async clean(): Promise<void> {
     await rm(this.worktrees, { recursive: true, force: true });
-    if (existsSync(this.mirror)) await this.git(['worktree', 'prune']);
+    if (existsSync(join(this.mirror, 'HEAD'))) await this.git(['worktree', 'prune']);
   }
 
   /** Fetches `branch` and checks `commit` out in a new worktree; returns its path. */
