@@ -26,6 +26,8 @@ packages=(hugo python3-pygments docker.io docker-registry skopeo umoci debootstr
 started=$SECONDS
 say() { printf '[setup %3ds] %s\n' "$((SECONDS - started))" "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=daemon.sh
+source "$here/daemon.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs packages and starts dockerd)"
 mkdir -p "$log_dir" "$registry_storage"
@@ -53,30 +55,29 @@ else
 fi
 
 # --- 2. Docker engine ---------------------------------------------------------
-tail_log() { echo "--- last lines of $1:" >&2; tail -n 20 "$1" >&2 || true; }
+docker_ready() { docker info >/dev/null 2>&1; }
 
-if docker info >/dev/null 2>&1; then
+if docker_ready; then
   say "dockerd: already running"
+elif pgrep -x dockerd >/dev/null; then
+  say "dockerd: process exists but does not answer yet; waiting"
+  daemon_pid=$(pgrep -x -o dockerd)
+  wait_ready dockerd 60 "$log_dir/dockerd.log" docker_ready
+  say "dockerd: up"
 else
-  if pgrep -x dockerd >/dev/null; then
-    say "dockerd: process exists but does not answer yet; waiting"
-  else
-    say "dockerd: starting (log $log_dir/dockerd.log)"
-    # No bridge, no iptables: containers get a network only with --network host.
-    setsid nohup dockerd --storage-driver=overlay2 --bridge=none --iptables=false \
-      --ip-forward=false --ip-masq=false >>"$log_dir/dockerd.log" 2>&1 </dev/null &
-  fi
-  for _ in $(seq 60); do
-    docker info >/dev/null 2>&1 && break
-    pgrep -x dockerd >/dev/null || { tail_log "$log_dir/dockerd.log"; die "dockerd exited"; }
-    sleep 1
-  done
-  docker info >/dev/null 2>&1 || { tail_log "$log_dir/dockerd.log"; die "dockerd did not answer within 60 s"; }
+  clear_stale_pidfile /var/run/docker.pid dockerd
+  clear_stale_pidfile /var/run/docker/containerd/containerd.pid containerd
+  say "dockerd: starting (log $log_dir/dockerd.log)"
+  # No bridge, no iptables: containers get a network only with --network host.
+  start_daemon "$log_dir/dockerd.log" dockerd --storage-driver=overlay2 --bridge=none \
+    --iptables=false --ip-forward=false --ip-masq=false
+  wait_ready dockerd 60 "$log_dir/dockerd.log" docker_ready
   say "dockerd: up"
 fi
 
 # --- 3. Registry on 127.0.0.1:5000 --------------------------------------------
 registry_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$registry_addr/v2/" || true; }
+registry_up() { [[ $(registry_status) == 200 ]]; }
 
 status=$(registry_status)
 if [[ $status == 401 ]]; then
@@ -95,10 +96,8 @@ case $status in
   200) say "registry: already running on $registry_addr" ;;
   000)
     say "registry: starting (log $log_dir/registry.log)"
-    setsid nohup docker-registry serve "$registry_config" \
-      >>"$log_dir/registry.log" 2>&1 </dev/null &
-    for _ in $(seq 60); do [[ $(registry_status) == 200 ]] && break; sleep 0.5; done
-    [[ $(registry_status) == 200 ]] || { tail_log "$log_dir/registry.log"; die "registry did not answer on $registry_addr within 30 s"; }
+    start_daemon "$log_dir/registry.log" docker-registry serve "$registry_config"
+    wait_ready registry 30 "$log_dir/registry.log" registry_up
     say "registry: up"
     ;;
   *) die "http://$registry_addr/v2/ answers HTTP $status; expected 200 (ours) or nothing" ;;

@@ -2,16 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { create as createTar, Parser } from 'tar';
+import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, connectDocker, pullImage } from '../../pipeline/clients/docker.js';
 import { writeDockerContext } from '../../pipeline/cloudbuild/docker-context.js';
 import { loadConfig } from '../../pipeline/config.js';
-import { SITE_ROOT } from '../../pipeline/nginx.js';
 import type { Outputs } from '../../pipeline/records.js';
 import { SETUP_REGISTRY } from '../helpers/registry.js';
 import { runSteps } from '../helpers/run.js';
 import { exampleConfig, exampleRepo, type SiteRepo } from '../helpers/site-repo.js';
+import { webRoot } from '../helpers/web-root.js';
 
 const BUILD = ['source', 'tag', 'hugo', 'pygments', 'render', 'image'];
 const BUILDERS = ['oci', 'docker'] as const;
@@ -25,31 +25,11 @@ const HUGO_KEYS = [
   `  env: { HUGO_TITLE: ${JSON.stringify(TITLE)} }`,
 ].join('\n');
 
-/** Every file under the served web root, relative to it, with its sha256. */
-async function webRoot(ref: string): Promise<Map<string, string>> {
-  const docker = await connectDocker(process.env);
-  const container = await docker.createContainer({ Image: ref });
+/** Every file under the served web root, relative to it, with its bytes as latin1 text. */
+async function webRootFiles(ref: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
-  try {
-    const archive = await container.getArchive({ path: SITE_ROOT });
-    await new Promise<void>((resolve, reject) => {
-      const parser = new Parser({
-        onReadEntry: (entry) => {
-          const rel = entry.path.replace(/^[^/]+\/?/, '');
-          if (entry.type !== 'File') return entry.resume();
-          const chunks: Buffer[] = [];
-          entry.on('data', (c: Buffer) => chunks.push(c));
-          entry.on('end', () => files.set(rel, Buffer.concat(chunks).toString('latin1')));
-        },
-      });
-      parser.on('end', resolve);
-      parser.on('error', reject);
-      archive.on('error', reject);
-      archive.pipe(parser);
-    });
-  } finally {
-    await container.remove({ force: true });
-  }
+  for (const [path, e] of await webRoot(ref))
+    if (e.type === 'file') files.set(path, e.content.toString('latin1'));
   return files;
 }
 
@@ -84,7 +64,7 @@ describe('hugo.args and hugo.env reach Hugo the same way in both builders (real 
       built[builder] = (await runSteps({ config: configFile, only: BUILD, stateDir, cacheDir })).outputs;
       const ref = built[builder].image?.localRef as string;
       if (builder === 'oci') await pullImage(docker, ref, SETUP_REGISTRY, null, new AbortController().signal);
-      roots[builder] = await webRoot(ref);
+      roots[builder] = await webRootFiles(ref);
       if (builder === 'docker') {
         const out = await mkdtemp(join(tmpdir(), 'sitepipe-context-test-'));
         temps.push(out);
@@ -100,7 +80,7 @@ describe('hugo.args and hugo.env reach Hugo the same way in both builders (real 
           onLine: () => undefined,
           signal: new AbortController().signal,
         });
-        roots['docker-context'] = await webRoot(id);
+        roots['docker-context'] = await webRootFiles(id);
       }
     }
   });
