@@ -13,6 +13,7 @@ import { registerDeployCommands } from './commands/deploy.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerInit } from './commands/init.js';
 import { registerManifests } from './commands/manifests.js';
+import { registerPreviews } from './commands/previews.js';
 import { registerServe } from './commands/serve.js';
 import { registerVerify } from './commands/verify.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
@@ -147,6 +148,7 @@ export function buildCli(): Command {
   registerInit(program);
   registerManifests(program, loadConfig);
   registerDeployCommands(program);
+  registerPreviews(program);
   registerHostCommands(program);
   registerCloudbuild(program);
   registerVerify(program);

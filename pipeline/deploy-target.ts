@@ -73,6 +73,8 @@ async function kubernetesTarget(ctx: RunContext): Promise<DeployTarget<RollTarge
         previousImage,
         release: tag.commitTag,
         servers: [],
+        skipped: null,
+        preview: null,
       };
     },
     async resolve(ref) {

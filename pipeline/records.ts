@@ -100,7 +100,7 @@ export const pushRecord = z.object({
 
 export const deployRecord = z.object({
   commit,
-  /** false when the config has no deploy: section. */
+  /** false when nothing was rolled: no deploy: section, or a branch that is not a production one (without previews). */
   deployed: z.boolean(),
   /** deploy.target: a Kubernetes Deployment, or releases on hosts. */
   target: z.enum(['kubernetes', 'host']).default('kubernetes'),
@@ -109,6 +109,13 @@ export const deployRecord = z.object({
   previousImage: z.string().nullable(),
   /** The release now live (the commit tag), or null when nothing was deployed. */
   release: z.string().nullable().default(null),
+  /** Why nothing was deployed (no deploy section, not a production branch), else null. */
+  skipped: z.string().nullable().default(null),
+  /** A branch outside deploy.production.branches: the preview it rolled, else null. */
+  preview: z
+    .object({ branch: z.string(), name: z.string(), namespace: z.string(), url: z.string() })
+    .nullable()
+    .default(null),
   /** host target: what each server serves now, and what its upload sent. */
   servers: z
     .array(

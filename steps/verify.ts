@@ -20,13 +20,17 @@ export const verify = defineStep({
   needs: ['source', 'tag', 'deploy'],
   mutates: false,
   description: 'check every frontend of every host: certificate, redirect, release',
-  async run(ctx, { source, tag }): Promise<VerifyResult> {
+  async run(ctx, { source, tag, deploy }): Promise<VerifyResult> {
     const hosts = verifyHosts(ctx.config);
-    if (hosts.length === 0 || !ctx.config.verify.enabled) {
+    // The production hosts serve what this run deployed only when it deployed production.
+    const notProduction = ctx.config.deploy && (!deploy.deployed || deploy.preview);
+    if (hosts.length === 0 || !ctx.config.verify.enabled || notProduction) {
       ctx.log.info(
-        ctx.config.verify.enabled
-          ? 'no hosts in deploy.hosts or verify.hosts; nothing to verify'
-          : 'verify.enabled is false',
+        notProduction
+          ? `this run did not deploy production (${deploy.preview ? `it rolled the preview ${deploy.preview.url}` : deploy.skipped}); production is not verified`
+          : ctx.config.verify.enabled
+            ? 'no hosts in deploy.hosts or verify.hosts; nothing to verify'
+            : 'verify.enabled is false',
       );
       return {
         commit: source.commit,

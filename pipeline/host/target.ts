@@ -82,6 +82,8 @@ export function hostTarget(ctx: RunContext): DeployTarget<HostRelease> {
         image: null,
         previousImage: null,
         release: release.tag,
+        skipped: null,
+        preview: null,
         servers: servers.map((s) => ({
           server: s.server,
           serving: s.serving,

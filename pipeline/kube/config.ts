@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PRODUCTION_BRANCHES } from '../branches.js';
 
 const dnsLabel = z
   .string()
@@ -212,6 +213,34 @@ export const deployConfigSchema = z
       .strict()
       .prefault({}),
     tls: tlsSchema.prefault({}),
+    /** Only runs on these branches (globs: `*` within a segment, `**` across `/`) touch production. */
+    production: z
+      .object({
+        branches: z
+          .array(z.string().min(1))
+          .min(1)
+          .default(() => [...DEFAULT_PRODUCTION_BRANCHES]),
+      })
+      .strict()
+      .prefault({}),
+    /** Every other branch gets its own site at https://<branch slug>.<domain> (docs/kubernetes.md, "Previews"). */
+    previews: z
+      .object({
+        /** Previews are served as its subdomains, through one wildcard certificate for *.<domain>. */
+        domain: hostname,
+        /** Where the previews run; default <namespace>-previews. */
+        namespace: dnsLabel.optional(),
+        resources: z
+          .object({
+            cpu: quantity.default('10m'),
+            memory: quantity.default('32Mi'),
+            memoryLimit: quantity.default('64Mi'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .optional(),
     frontends: z
       .object({
         /** two-ingress: one GKE Ingress per static IP sharing one certificate; gateway: one Gateway with both. */
@@ -230,6 +259,9 @@ export const deployConfigSchema = z
   })
   .strict()
   .superRefine((d, ctx) => {
+    for (const message of d.previews ? previewProblems(d, d.previews) : []) {
+      ctx.addIssue({ code: 'custom', path: ['previews'], message });
+    }
     if (d.target === 'host' && !d.host) {
       ctx.addIssue({
         code: 'custom',
@@ -240,3 +272,43 @@ export const deployConfigSchema = z
   });
 
 export type DeployConfig = z.infer<typeof deployConfigSchema>;
+
+type PreviewsConfig = NonNullable<DeployConfig['previews']>;
+
+/** The namespace previews run in. */
+export function previewsNamespace(
+  deploy: Pick<DeployConfig, 'namespace'> & { previews?: { namespace?: string | undefined } | undefined },
+): string {
+  return deploy.previews?.namespace ?? `${deploy.namespace}-previews`;
+}
+
+/** What a previews section needs of the rest of the deploy section. */
+function previewProblems(
+  d: { target: string; namespace: string; tls: { provider: string; cloudDNS?: unknown }; hosts: string[] },
+  p: PreviewsConfig,
+): string[] {
+  const problems: string[] = [];
+  if (d.target !== 'kubernetes')
+    problems.push('are served on Kubernetes only (target: kubernetes); the host target has no previews yet');
+  if (d.tls.provider !== 'cert-manager')
+    problems.push(
+      'need a wildcard certificate for *.' +
+        p.domain +
+        ', which Google-managed certificates cannot be: use tls.provider: cert-manager with tls.cloudDNS (DNS-01)',
+    );
+  else if (!d.tls.cloudDNS)
+    problems.push(
+      'need a wildcard certificate for *.' +
+        p.domain +
+        ", which Let's Encrypt issues over DNS-01 only: add tls.cloudDNS: { project: PROJECT }",
+    );
+  if (!p.namespace && `${d.namespace}-previews`.length > 63)
+    problems.push(`namespace: ${d.namespace}-previews is longer than 63 characters; set previews.namespace`);
+  if ((p.namespace ?? `${d.namespace}-previews`) === d.namespace)
+    problems.push('namespace must differ from the production namespace');
+  if (d.hosts.some((h) => h.endsWith(`.${p.domain}`) && !h.slice(0, -p.domain.length - 1).includes('.')))
+    problems.push(
+      `domain: a production host is a direct subdomain of ${p.domain}, so a branch could take its name; pick a domain of its own (e.g. previews.example.com)`,
+    );
+  return problems;
+}

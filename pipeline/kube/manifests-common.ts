@@ -54,6 +54,24 @@ export const ACME_SERVERS: Record<AcmeEnvironment, string> = {
   production: 'https://acme-v02.api.letsencrypt.org/directory',
 };
 
+/** GKE annotations the frontends and the Service use. */
+export const GKE = {
+  ingressClass: 'kubernetes.io/ingress.class',
+  staticIp: 'kubernetes.io/ingress.global-static-ip-name',
+  managedCertificates: 'networking.gke.io/managed-certificates',
+  frontendConfig: 'networking.gke.io/v1beta1.FrontendConfig',
+  backendConfig: 'cloud.google.com/backend-config',
+  neg: 'cloud.google.com/neg',
+  preSharedCerts: 'networking.gke.io/pre-shared-certs',
+} as const;
+
+export const HEALTH_CHECK = {
+  checkIntervalSec: 10,
+  timeoutSec: 5,
+  healthyThreshold: 1,
+  unhealthyThreshold: 3,
+};
+
 export const GATEWAY_CLASS = 'gke-l7-global-external-managed';
 export const SERVICE_PORT = 80;
 export const PORT_NAME = 'http';

@@ -9,6 +9,8 @@ import { HEALTH_PATH } from '../nginx.js';
 import type { DeployConfig } from './config.js';
 import {
   GATEWAY_CLASS,
+  GKE,
+  HEALTH_CHECK,
   type IpFamily,
   type KubeObject,
   type Names,
@@ -16,20 +18,8 @@ import {
   plain,
   SERVICE_PORT,
 } from './manifests-common.js';
+import { PREVIEWS_LISTENER, sharedPreviewNames } from './manifests-previews.js';
 import { DRAIN_SECONDS } from './manifests-workload.js';
-
-/** GKE annotations the frontends and the Service use. */
-export const GKE = {
-  ingressClass: 'kubernetes.io/ingress.class',
-  staticIp: 'kubernetes.io/ingress.global-static-ip-name',
-  managedCertificates: 'networking.gke.io/managed-certificates',
-  frontendConfig: 'networking.gke.io/v1beta1.FrontendConfig',
-  backendConfig: 'cloud.google.com/backend-config',
-  neg: 'cloud.google.com/neg',
-  preSharedCerts: 'networking.gke.io/pre-shared-certs',
-} as const;
-
-const HEALTH_CHECK = { checkIntervalSec: 10, timeoutSec: 5, healthyThreshold: 1, unhealthyThreshold: 3 };
 
 /** What the Service needs for the chosen frontends: container-native (NEG) load balancing, the health check. */
 export function serviceAnnotations(n: Names, deploy: DeployConfig): Record<string, string> {
@@ -161,6 +151,7 @@ export function gatewayFrontends(n: Names, config: Config, deploy: DeployConfig)
                 ? { mode: 'Terminate', certificateRefs: [{ group: '', kind: 'Secret', name: n.tlsSecret }] }
                 : { mode: 'Terminate', options: { [GKE.preSharedCerts]: tls.sslCertificateName } },
           },
+          ...(deploy.previews ? [previewsListener(deploy)] : []),
         ],
       },
     }),
@@ -190,7 +181,7 @@ export function gatewayFrontends(n: Names, config: Config, deploy: DeployConfig)
         metadata: { name: n.redirectRoute, namespace: n.namespace, labels: n.labels },
         spec: {
           parentRefs: [gatewayRef('http')],
-          hostnames: [...hosts],
+          hostnames: deploy.previews ? [...hosts, sharedPreviewNames(deploy).wildcard] : [...hosts],
           rules: [
             {
               matches: [{ path: { type: 'PathPrefix', value: '/' } }],
@@ -202,4 +193,25 @@ export function gatewayFrontends(n: Names, config: Config, deploy: DeployConfig)
     );
   }
   return objects;
+}
+
+/** The HTTPS listener for *.<previews.domain>: the wildcard Secret, and routes from the previews namespace only. */
+function previewsListener(deploy: DeployConfig) {
+  const s = sharedPreviewNames(deploy);
+  return {
+    name: PREVIEWS_LISTENER,
+    protocol: 'HTTPS',
+    port: 443,
+    hostname: s.wildcard,
+    tls: {
+      mode: 'Terminate' as const,
+      certificateRefs: [{ group: '', kind: 'Secret', name: s.tlsSecret, namespace: s.namespace }],
+    },
+    allowedRoutes: {
+      namespaces: {
+        from: 'Selector' as const,
+        selector: { matchLabels: { 'kubernetes.io/metadata.name': s.namespace } },
+      },
+    },
+  };
 }

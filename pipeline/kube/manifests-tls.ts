@@ -26,21 +26,7 @@ export function solverFor(n: Names, deploy: DeployConfig): Solver {
   const { tls, frontends, hosts } = deploy;
   // The issuers carry this site's solver, so they only answer for this site's names.
   const selector = { dnsNames: [...hosts] };
-  if (tls.challenge === 'dns01' && tls.cloudDNS) {
-    const { project, hostedZoneName, serviceAccountSecret } = tls.cloudDNS;
-    return {
-      selector,
-      dns01: {
-        cloudDNS: {
-          project,
-          ...(hostedZoneName ? { hostedZoneName } : {}),
-          ...(serviceAccountSecret
-            ? { serviceAccountSecretRef: { name: serviceAccountSecret.name, key: serviceAccountSecret.key } }
-            : {}),
-        },
-      },
-    };
-  }
+  if (tls.challenge === 'dns01' && tls.cloudDNS) return { selector, dns01: cloudDnsSolver(tls.cloudDNS) };
   if (frontends.mode === 'gateway') {
     return {
       selector,
@@ -62,6 +48,31 @@ export function solverFor(n: Names, deploy: DeployConfig): Solver {
   return { selector, http01: { ingress: { name: n.ingress(tls.http01Frontend) } } };
 }
 
+type CloudDNS = NonNullable<DeployConfig['tls']['cloudDNS']>;
+
+function cloudDnsSolver({
+  project,
+  hostedZoneName,
+  serviceAccountSecret,
+}: CloudDNS): NonNullable<Solver['dns01']> {
+  return {
+    cloudDNS: {
+      project,
+      ...(hostedZoneName ? { hostedZoneName } : {}),
+      ...(serviceAccountSecret
+        ? { serviceAccountSecretRef: { name: serviceAccountSecret.name, key: serviceAccountSecret.key } }
+        : {}),
+    },
+  };
+}
+
+/** With previews, the wildcard for *.<previews.domain> through Cloud DNS (previews require tls.cloudDNS). */
+function previewsSolver(deploy: DeployConfig): Solver[] {
+  const cloudDNS = deploy.tls.cloudDNS;
+  if (!deploy.previews || !cloudDNS) return [];
+  return [{ selector: { dnsNames: [`*.${deploy.previews.domain}`] }, dns01: cloudDnsSolver(cloudDNS) }];
+}
+
 /** Let's Encrypt staging and production, both with this site's solver; the Certificate picks one. */
 export function clusterIssuers(n: Names, deploy: DeployConfig): KubeObject[] {
   return (['staging', 'production'] as const).map((env: AcmeEnvironment) =>
@@ -74,7 +85,7 @@ export function clusterIssuers(n: Names, deploy: DeployConfig): KubeObject[] {
           server: ACME_SERVERS[env],
           ...(deploy.tls.email ? { email: deploy.tls.email } : {}),
           privateKeySecretRef: { name: `${n.issuer(env)}-account-key` },
-          solvers: [solverFor(n, deploy)],
+          solvers: [solverFor(n, deploy), ...previewsSolver(deploy)],
         },
       },
     }),

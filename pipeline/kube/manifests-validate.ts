@@ -2,6 +2,7 @@ import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/
 import { ClusterIssuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer';
 import { Gateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { ReferenceGrant } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/ReferenceGrant';
 import { BackendConfig } from '@kubernetes-models/gke/cloud.google.com/v1/BackendConfig';
 import { HealthCheckPolicy } from '@kubernetes-models/gke/networking.gke.io/v1/HealthCheckPolicy';
 import { ManagedCertificate } from '@kubernetes-models/gke/networking.gke.io/v1/ManagedCertificate';
@@ -41,6 +42,7 @@ const MODELS: Record<string, { model: ModelClass; namespaced: boolean }> = {
   'cloud.google.com/v1/BackendConfig': { model: BackendConfig, namespaced: true },
   'gateway.networking.k8s.io/v1/Gateway': { model: Gateway, namespaced: true },
   'gateway.networking.k8s.io/v1/HTTPRoute': { model: HTTPRoute, namespaced: true },
+  'gateway.networking.k8s.io/v1beta1/ReferenceGrant': { model: ReferenceGrant, namespaced: true },
   // The verify CronJob (verify.cronJob) and what it reads the cluster with.
   'batch/v1/CronJob': { model: CronJob, namespaced: true },
   'v1/ServiceAccount': { model: ServiceAccount, namespaced: true },
@@ -192,7 +194,12 @@ function setProblems(objects: readonly KubeObject[]): string[] {
       source = asArray(spec.listeners).flatMap((l) => {
         const tls = asRecord(asRecord(l).tls);
         return [
-          ...asArray(tls.certificateRefs).map((r) => `secret:${String(asRecord(r).name)}`),
+          ...asArray(tls.certificateRefs)
+            // The previews' wildcard lives (and is checked) with the previews, in their namespace.
+            .filter(
+              (r) => asRecord(r).namespace === undefined || asRecord(r).namespace === f.metadata.namespace,
+            )
+            .map((r) => `secret:${String(asRecord(r).name)}`),
           ...Object.entries(asRecord(tls.options)).map(([k, v]) => `option:${k}=${String(v)}`),
         ];
       });
@@ -266,6 +273,8 @@ function setProblems(objects: readonly KubeObject[]): string[] {
   for (const route of ofKind('HTTPRoute')) {
     const spec = asRecord(route.spec);
     for (const ref of asArray(spec.parentRefs).map(asRecord)) {
+      // A preview's route attaches to production's Gateway, which another set holds.
+      if (ref.namespace !== undefined && ref.namespace !== route.metadata.namespace) continue;
       const gw = gateways.find((g) => g.metadata.name === ref.name);
       if (!gw) {
         problems.push(`${idOf(route)}: parent Gateway ${String(ref.name)} is not in the set`);

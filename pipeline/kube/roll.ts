@@ -29,6 +29,29 @@ export interface RollTarget {
   action: Release['action'];
 }
 
+/** What rollTo rolls: production (the config's deploy section) or one branch's preview. */
+export interface RollSite {
+  namespace: string;
+  /** The Deployment; its Lease and release history are named after it. */
+  name: string;
+  /** Every object, in apply order, the first being the Namespace, with the Deployment at `image`. */
+  objects(image: string): Promise<KubeObject[]>;
+}
+
+/** Production: the objects of `sitepipe manifests`. */
+export function productionSite(ctx: RunContext): RollSite {
+  const { namespace, name } = requireDeploy(ctx.config);
+  return {
+    namespace,
+    name,
+    async objects(image) {
+      // Loaded on use: the schema models behind validation take a few hundred ms to import.
+      const { buildManifests } = await import('./manifests.js');
+      return buildManifests(ctx.config, { image });
+    },
+  };
+}
+
 export interface RollResult {
   release: Release;
   previousImage: string | null;
@@ -125,18 +148,21 @@ async function waitForRollout(
 }
 
 /**
- * Rolls the site to `target`: server-side apply of every manifest (field manager sitepipe)
+ * Rolls the site (production unless told) to `target`: server-side apply of every manifest (field manager sitepipe)
  * with the Deployment at repository@digest, then waits. On failure it applies the previous
  * image again, waits for that, and fails saying so. Holds the deploy Lease throughout.
  */
-export async function rollTo(ctx: RunContext, target: RollTarget): Promise<RollResult> {
+export async function rollTo(
+  ctx: RunContext,
+  target: RollTarget,
+  site: RollSite = productionSite(ctx),
+): Promise<RollResult> {
   const deploy = requireDeploy(ctx.config);
-  const { namespace, name } = deploy;
+  const { namespace, name } = site;
   const kube = connectKube(ctx.env, deploy.context);
   const image = `${target.repository}@${target.digest}`;
-  // Loaded on use: the schema models behind validation take a few hundred ms to import.
-  const { buildManifests, validateManifests } = await import('./manifests.js');
-  const objects = buildManifests(ctx.config, { image });
+  const { validateManifests } = await import('./manifests.js');
+  const objects = await site.objects(image);
   validateManifests(objects);
   const timeoutMs = (deploy.progressDeadlineSeconds + 60) * 1000;
   const [ns] = objects;
@@ -187,7 +213,7 @@ export async function rollTo(ctx: RunContext, target: RollTarget): Promise<RollR
       ctx.log.warn(
         `rollout failed (${result.why}); rolling back to ${previous.repository}@${previous.digest}`,
       );
-      const back = buildManifests(ctx.config, { image: `${previous.repository}@${previous.digest}` });
+      const back = await site.objects(`${previous.repository}@${previous.digest}`);
       await apply(kube, deploymentFor(back, previous));
       const restored = await waitForRollout(kube, namespace, name, timeoutMs, ctx);
       await recordRelease(kube, namespace, name, release('rolled-back', target));

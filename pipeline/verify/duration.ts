@@ -1,12 +1,12 @@
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `90`, `90s`, `5m`, `1h30m`, `2m30s`, `500ms` in milliseconds (a bare number is seconds); null when not a duration. */
+/** `90`, `90s`, `5m`, `1h30m`, `2m30s`, `500ms`, `14d` in milliseconds (a bare number is seconds); null when not a duration. */
 export function parseDuration(text: string): number | null {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  if (!/^(\d+(\.\d+)?(ms|h|m|s))+$/.test(t)) return null;
+  if (!/^(\d+(\.\d+)?(ms|d|h|m|s))+$/.test(t)) return null;
   let ms = 0;
-  for (const [, n, unit] of t.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g))
+  for (const [, n, unit] of t.matchAll(/(\d+(?:\.\d+)?)(ms|d|h|m|s)/g))
     ms += Number(n) * (UNIT_MS[unit ?? 's'] ?? 0);
   return Math.round(ms);
 }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { branchMatcher } from '../../pipeline/serve/branches.js';
+import { branchMatcher } from '../../pipeline/branches.js';
 import { GroupCommit } from '../../pipeline/serve/group-commit.js';
 import { KeyedMutex } from '../../pipeline/serve/mutex.js';
 import { Store } from '../../pipeline/serve/store.js';
