@@ -1,14 +1,15 @@
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../config.js';
 import { exitCodeOf, SitepipeError, toSitepipeError } from '../errors.js';
 import { Reporter } from '../output.js';
+import { defaultCacheDir } from '../paths.js';
 
 /** Starts the server and runs until SIGTERM or SIGINT; resolves with the exit code. */
 export async function serveCommand(flags: { config: string }): Promise<number> {
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   try {
-    const { config, path } = await loadConfig(flags.config);
+    const { config, path, siteDir } = await loadConfig(flags.config);
     if (!config.serve) {
       throw new SitepipeError(
         'SERVE_NOT_CONFIGURED',
@@ -18,7 +19,17 @@ export async function serveCommand(flags: { config: string }): Promise<number> {
     }
     // SQLite's native module loads only for this command.
     const { ServeServer } = await import('../serve/server.js');
-    const server = new ServeServer({ serve: config.serve, baseDir: dirname(path), env: process.env, log });
+    const { previewReaper } = await import('../serve/previews.js');
+    const stateDir = join(dirname(path), '.sitepipe');
+    const paths = { configPath: path, siteDir, stateDir, cacheDir: defaultCacheDir(process.env) };
+    const branchDeleted = previewReaper(config, paths, process.env, log) ?? undefined;
+    const server = new ServeServer({
+      serve: config.serve,
+      baseDir: dirname(path),
+      env: process.env,
+      log,
+      branchDeleted,
+    });
     await server.start();
     await new Promise<void>((done) => {
       const stop = (signal: NodeJS.Signals) => {

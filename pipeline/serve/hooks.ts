@@ -19,6 +19,8 @@ export interface HookOptions {
   runUrl: (id: number) => string;
   /** A push was queued: start what can start. */
   queued: () => void;
+  /** A branch was deleted (its queued runs are cancelled already). */
+  deleted: (branch: string) => void;
   log: (line: string) => void;
 }
 
@@ -124,6 +126,7 @@ export async function handleHook(
     if (!(await record(write))) return duplicate();
     count('deleted');
     o.log(`delivery ${deliveryId}: ${branch} was deleted`);
+    o.deleted(branch);
     return json(res, 202, { status: 'deleted', branch });
   }
   if (!o.builds(branch)) {

@@ -27,6 +27,8 @@ export interface ServeOptions {
   baseDir: string;
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
+  /** A branch was deleted on the remote (its preview goes with it; see previewReaper). */
+  branchDeleted?: (branch: string) => Promise<void>;
 }
 
 /** host:port (IPv6 in brackets) as listen() takes it. */
@@ -123,6 +125,7 @@ export class ServeServer {
       builds: branchMatcher(serve.branches),
       runUrl,
       queued: () => this.scheduler.poke(),
+      deleted: (branch: string) => this.branchDeleted(branch),
       log: (line: string) => this.log(line),
     };
     const headersMs = serve.headersTimeoutSeconds * 1000;
@@ -143,6 +146,18 @@ export class ServeServer {
       },
     );
     this.http.maxHeadersCount = 100;
+  }
+
+  /** Clean-ups of deleted branches in progress; stop waits for them. */
+  private readonly cleanups = new Set<Promise<void>>();
+
+  private branchDeleted(branch: string): void {
+    const { branchDeleted } = this.o;
+    if (!branchDeleted) return;
+    const done = branchDeleted(branch)
+      .catch((e: Error) => this.log(`cleaning up after the deletion of ${branch} failed: ${e.message}`))
+      .finally(() => this.cleanups.delete(done));
+    this.cleanups.add(done);
   }
 
   private log(line: string): void {
@@ -181,7 +196,7 @@ export class ServeServer {
     const running = this.scheduler.activeRuns();
     if (running.length > 0)
       this.log(`stopping: waiting up to ${graceMs / 1000}s for run(s) ${running.join(', ')}`);
-    await this.scheduler.stop(graceMs);
+    await Promise.all([this.scheduler.stop(graceMs), ...this.cleanups]);
     this.http.closeAllConnections();
     await closed;
     this.store.close();
