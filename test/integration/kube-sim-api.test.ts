@@ -126,7 +126,7 @@ describe('kube-sim API', () => {
     // Writes to the main resource cannot touch status; the status subresource cannot touch spec.
     const current = (await call('GET', `${deployments()}/meta`)).json;
     const put = await call('PUT', `${deployments()}/meta`, { ...current, status: { replicas: 99 } });
-    expect((put.json.status as { replicas?: number }).replicas).not.toBe(99);
+    expect((put.json.status as { replicas?: number } | undefined)?.replicas).not.toBe(99);
   });
 
   it('answers optimistic concurrency and errors with Status objects', async () => {
@@ -250,7 +250,8 @@ describe('kube-sim API', () => {
     );
     expect(other.status).toBe(409);
     expect(other.json.message).toBe(
-      'Apply failed with 1 conflict: conflict with "test" using apps/v1: .spec.replicas',
+      // "test" applied the field: an applier is named without an API version.
+      'Apply failed with 1 conflict: conflict with "test": .spec.replicas',
     );
     const forced = await applyDeployment(
       'ssa',
@@ -588,6 +589,7 @@ describe('kube-sim without add-ons', () => {
       expect(groups.groups.map((g) => g.name).sort()).toEqual([
         'apps',
         'coordination.k8s.io',
+        'discovery.k8s.io',
         'networking.k8s.io',
         'policy',
       ]);

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { applyDefaults, type IpAllocator } from './defaults.js';
 import { ApiError, errors } from './errors.js';
-import { applyConfig, type FieldOwner, type FieldSet, updateOwnership } from './fields.js';
+import { applyConfig, type FieldOwner, type FieldSet, updateOwnership, zeroValue } from './fields.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { apiVersionOf, type ResourceRegistry, type ResourceType, resourceKey } from './resources.js';
 import {
@@ -34,8 +34,11 @@ export interface WriteOptions {
   fieldManager?: string;
   userAgent?: string;
   dryRun?: boolean;
-  /** Write the status subresource instead of the main resource. */
-  subresource?: 'status';
+  /**
+   * Write the status subresource instead of the main resource; `scale`: a write of the
+   * main resource through the scale subresource (its managedFields entry says so).
+   */
+  subresource?: 'status' | 'scale';
   /** Server-side apply: take ownership of conflicting fields. */
   force?: boolean;
 }
@@ -82,7 +85,7 @@ function specPart(obj: KubeObject): Record<string, unknown> {
 function withoutVolatile(obj: KubeObject): KubeObject {
   const out = clone(obj);
   delete out.metadata.resourceVersion;
-  for (const e of out.metadata.managedFields ?? []) e.time = '';
+  for (const e of out.metadata.managedFields ?? []) if (e.time !== undefined) e.time = '';
   return out;
 }
 
@@ -328,16 +331,27 @@ export class Api {
       applyDefaults(rt, next, this.alloc, !old);
       const causes = validate(rt, next, old);
       if (causes.length > 0) throw errors.invalid(rt, meta.name ?? '', causes);
-      if (old && rt.generation && !deepEqual(specPart(old), specPart(next)))
+      if (
+        old &&
+        rt.generation &&
+        (!deepEqual(specPart(old), specPart(next)) ||
+          (rt.annotationsBumpGeneration &&
+            !deepEqual(old.metadata.annotations ?? {}, next.metadata.annotations ?? {})))
+      )
         meta.generation = (old.metadata.generation ?? 0) + 1;
     }
     const ownership = updateOwnership(
       old,
       next,
-      { ...owner, apiVersion: apiVersionOf(rt), ...(scope === 'status' ? { subresource: 'status' } : {}) },
+      {
+        ...owner,
+        apiVersion: apiVersionOf(rt),
+        ...(opts.subresource ? { subresource: opts.subresource } : {}),
+      },
       scope,
       applied,
       opts.force,
+      zeroValue(resourceKey(rt), rt.builtin),
     );
     if (ownership.conflicts.length > 0) throw errors.applyConflict(rt, meta.name ?? '', ownership.conflicts);
     meta.managedFields = ownership.managedFields;

@@ -1,9 +1,11 @@
 /**
  * /version, API discovery (aggregated v2 / v2beta1 and the legacy per-group documents) and
- * a minimal /openapi/v3: enough for kubectl's RESTMapper, shortNames, and for
- * `kubectl apply --server-side` to find that PATCH takes fieldValidation.
+ * /openapi/v3: enough for kubectl's RESTMapper, shortNames, for `kubectl apply --server-side`
+ * to find that PATCH takes fieldValidation, and (openapi-schemas.ts) the built-in kinds'
+ * schemas that client-side `kubectl apply` builds its strategic merge patch from.
  */
 import { createHash } from 'node:crypto';
+import { builtinSchemas } from './openapi-schemas.js';
 import { apiVersionOf, type ResourceRegistry, type ResourceType, VERBS } from './resources.js';
 
 export interface ServerVersion {
@@ -151,7 +153,9 @@ function openApiKey(group: string, version: string): string {
 const QUERY = (name: string) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } });
 
 function schemaName(rt: ResourceType): string {
-  return `${rt.group || 'core'}.${rt.version}.${rt.kind}`;
+  return (
+    builtinSchemas(rt.group, rt.version, rt.kind)?.name ?? `${rt.group || 'core'}.${rt.version}.${rt.kind}`
+  );
 }
 
 function openApiGroupDoc(reg: ResourceRegistry, group: string, version: string, k8sVersion: string) {
@@ -201,6 +205,12 @@ function openApiGroupDoc(reg: ResourceRegistry, group: string, version: string, 
       },
       delete: { ...common, 'x-kubernetes-action': 'delete', responses: ok },
     };
+    const builtin = rt.builtin ? builtinSchemas(rt.group, rt.version, rt.kind) : undefined;
+    if (builtin) {
+      Object.assign(schemas, builtin.shared);
+      schemas[builtin.name] = builtin.schema;
+      continue;
+    }
     schemas[schemaName(rt)] = {
       type: 'object',
       'x-kubernetes-group-version-kind': [gvk],

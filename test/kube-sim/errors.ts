@@ -1,5 +1,24 @@
 /** API errors as the real server reports them: a metav1.Status body with the HTTP code. */
+import { comparePaths, type FieldConflict } from './fields.js';
 import type { ResourceType } from './resources.js';
+
+/** The manager identifier structured-merge-diff keys ownership by (no time; appliers without apiVersion). */
+function managerIdentifier(c: FieldConflict): string {
+  return JSON.stringify({
+    manager: c.manager,
+    operation: c.operation,
+    ...(c.operation === 'Update' ? { apiVersion: c.apiVersion } : {}),
+    ...(c.subresource ? { subresource: c.subresource } : {}),
+  });
+}
+
+/** `"kubectl-set" using apps/v1`, `"sitepipe"`, `"kubectl" with subresource "scale" using apps/v1`. */
+function printManager(c: FieldConflict): string {
+  let out = JSON.stringify(c.manager);
+  if (c.subresource) out += ` with subresource ${JSON.stringify(c.subresource)}`;
+  if (c.operation === 'Update') out += ` using ${c.apiVersion}`;
+  return out;
+}
 
 export interface StatusCause {
   reason: string;
@@ -79,28 +98,41 @@ export const errors = {
       },
     );
   },
-  /** Server-side apply found fields owned by other managers (force=false). */
-  applyConflict(rt: ResourceType, name: string, conflicts: { manager: string; field: string }[]): ApiError {
-    const gv = rt.group ? `${rt.group}/${rt.version}` : rt.version;
-    const byManager = new Map<string, string[]>();
-    for (const c of conflicts) byManager.set(c.manager, [...(byManager.get(c.manager) ?? []), c.field]);
-    const lines = [...byManager].map(([m, fields]) =>
-      fields.length === 1
-        ? `conflict with "${m}" using ${gv}: ${fields[0]}`
-        : `conflicts with "${m}" using ${gv}:\n${fields.map((f) => `- ${f}`).join('\n')}`,
-    );
-    const n = conflicts.length;
-    const message =
-      lines.length === 1 && n === 1
-        ? `Apply failed with 1 conflict: ${lines[0]}`
-        : `Apply failed with ${n} conflicts: ${lines.join('\n')}`;
+  /**
+   * Server-side apply found fields owned by other managers (force=false), worded as
+   * apimachinery's managedfields NewConflictError: an applier is named alone, an updater
+   * with the API version it wrote (and its subresource); one conflict on one line, several
+   * grouped by manager (managers sorted by their identifier), one `- path` line each.
+   */
+  applyConflict(rt: ResourceType, name: string, conflicts: FieldConflict[]): ApiError {
+    const ordered = [...conflicts].sort((a, b) => comparePaths(a.path, b.path));
+    const byManager = new Map<string, { label: string; fields: string[] }>();
+    for (const c of ordered) {
+      const id = managerIdentifier(c);
+      const entry = byManager.get(id) ?? { label: printManager(c), fields: [] };
+      entry.fields.push(c.field);
+      byManager.set(id, entry);
+    }
+    const first = ordered[0];
+    let message: string;
+    if (ordered.length === 1 && first) {
+      message = `Apply failed with 1 conflict: conflict with ${printManager(first)}: ${first.field}`;
+    } else {
+      const lines: string[] = [];
+      for (const id of [...byManager.keys()].sort()) {
+        const entry = byManager.get(id);
+        if (!entry) continue;
+        lines.push(`conflicts with ${entry.label}:`, ...entry.fields.map((f) => `- ${f}`));
+      }
+      message = `Apply failed with ${ordered.length} conflicts: ${lines.join('\n')}`;
+    }
     return make(409, 'Conflict', message, {
       name,
       group: rt.group,
       kind: rt.resource,
-      causes: conflicts.map((c) => ({
+      causes: ordered.map((c) => ({
         reason: 'FieldManagerConflict',
-        message: `conflict with "${c.manager}" using ${gv}`,
+        message: `conflict with ${printManager(c)}`,
         field: c.field,
       })),
     });

@@ -28,8 +28,12 @@ const MAP_KEYS: Record<string, string[]> = {
   resourceClaims: ['name'],
 };
 const SET_LISTS = new Set(['finalizers']);
-/** Maps that are replaced as a whole (x-kubernetes-map-type: atomic). */
-const ATOMIC_MAPS = new Set(['selector']);
+/**
+ * Maps that are replaced as a whole (x-kubernetes-map-type: atomic): a Service's selector
+ * map and every metav1.LabelSelector (`+structType=atomic`): a workload's or PDB's
+ * selector, topologySpreadConstraints[].labelSelector, affinity terms' selectors.
+ */
+const ATOMIC_MAPS = new Set(['selector', 'labelSelector', 'namespaceSelector']);
 /** Key fields with a schema default, as structured-merge-diff fills them in. */
 const KEY_DEFAULTS: Record<string, unknown> = { protocol: 'TCP' };
 
@@ -103,7 +107,12 @@ function trackable(obj: KubeObject | undefined, scope: 'main' | 'status'): JsonO
   return out;
 }
 
-/** Every path in a value: with `withInner`, also the paths of non-empty maps (as Update ownership has them). */
+/**
+ * Every path in a value. Without `withInner` (an applied configuration, as
+ * structured-merge-diff's ToFieldSet has it): leaves, list items and atomic fields, but no
+ * map, not even an empty one (`emptyDir: {}` is owned by nobody). With `withInner` (what an
+ * Update added, as its Compare has it): every map and list too, empty ones included.
+ */
 function collect(
   value: unknown,
   path: Path,
@@ -113,7 +122,7 @@ function collect(
 ): void {
   if (isObject(value) && !(field !== undefined && ATOMIC_MAPS.has(field))) {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
-    if (path.length > 0 && (withInner || entries.length === 0)) out.add(enc(path));
+    if (path.length > 0 && withInner) out.add(enc(path));
     for (const [k, v] of entries) collect(v, [...path, `f:${k}`], k, out, withInner);
     return;
   }
@@ -146,6 +155,9 @@ interface Comparison {
 
 function compareValues(a: unknown, b: unknown, path: Path, field: string | undefined, out: Comparison): void {
   if (a === undefined && b === undefined) return;
+  // A null (a Go nil slice or pointer the type always serializes) is there, only empty.
+  if (a === null && (isObject(b) || Array.isArray(b))) a = Array.isArray(b) ? [] : {};
+  if (b === null && (isObject(a) || Array.isArray(a))) b = Array.isArray(a) ? [] : {};
   if (a === undefined || b === undefined) {
     collect(a ?? b, path, field, a === undefined ? out.added : out.removed, true);
     return;
@@ -186,6 +198,57 @@ function compare(a: JsonObject, b: JsonObject): Comparison {
   const out: Comparison = { added: new Set(), modified: new Set(), removed: new Set() };
   compareValues(a, b, [], undefined, out);
   return out;
+}
+
+/**
+ * What a built-in object's zero value has on the wire: the Go structs that are no pointers
+ * (always an object, maybe empty) and the slices without omitempty (null). The real server
+ * compares typed objects, so an Update that fills these in owns their contents but never
+ * the field itself (no "." entry: `f:spec`, `f:template`, `f:containers` and `f:status` carry
+ * none), while a field that was absent before gets one. Custom resources have no zero value.
+ */
+type Zero = { [field: string]: Zero | null };
+const POD_TEMPLATE: Zero = { metadata: {}, spec: { containers: null } };
+const ZERO: Record<string, Zero> = {
+  '/namespaces': { spec: {}, status: {} },
+  '/nodes': { spec: {}, status: { daemonEndpoints: { kubeletEndpoint: {} }, nodeInfo: {} } },
+  '/pods': { spec: { containers: null }, status: {} },
+  '/services': { spec: {}, status: { loadBalancer: {} } },
+  '/events': { involvedObject: {}, source: {} },
+  'apps/deployments': {
+    spec: { selector: null, template: POD_TEMPLATE, strategy: {} },
+    status: {},
+  },
+  'apps/replicasets': { spec: { selector: null, template: POD_TEMPLATE }, status: {} },
+  'networking.k8s.io/ingresses': { spec: {}, status: { loadBalancer: {} } },
+  'networking.k8s.io/ingressclasses': { spec: {} },
+  'coordination.k8s.io/leases': { spec: {} },
+  'policy/poddisruptionbudgets': { spec: {}, status: {} },
+  'discovery.k8s.io/endpointslices': { endpoints: null },
+};
+
+/** The zero value of a built-in type (by resource key `group/resource`), or undefined for CRDs. */
+export function zeroValue(key: string, builtin: boolean): Zero | undefined {
+  if (!builtin) return undefined;
+  return { metadata: {}, ...(ZERO[key] ?? {}) };
+}
+
+/** Fills in what the zero value has and `obj` lacks (a copy; only for comparing). */
+function withZero(obj: JsonObject, zero: Zero | undefined, scope: 'main' | 'status'): JsonObject {
+  if (!zero) return obj;
+  const fill = (o: JsonObject, z: Zero): JsonObject => {
+    const out: JsonObject = { ...o };
+    for (const [k, v] of Object.entries(z)) {
+      if (out[k] === undefined) out[k] = v === null ? null : fill({}, v);
+      else if (v !== null && isObject(out[k])) out[k] = fill(out[k] as JsonObject, v);
+    }
+    return out;
+  };
+  const inScope: Zero = {};
+  for (const [k, v] of Object.entries(zero)) {
+    if (scope === 'main' ? k !== 'status' : k === 'status' || k === 'metadata') inScope[k] = v;
+  }
+  return fill(obj, inScope);
 }
 
 /** fieldsV1 JSON (a trie with "." marking a path that is itself a member) <-> field set. */
@@ -330,7 +393,7 @@ function readManaged(obj: KubeObject | undefined): OwnedSet[] {
     operation: e.operation,
     ...(e.subresource ? { subresource: e.subresource } : {}),
     apiVersion: e.apiVersion,
-    time: e.time,
+    time: e.time ?? '',
     set: fromFieldsV1(e.fieldsV1),
   }));
 }
@@ -345,7 +408,8 @@ function writeManaged(sets: OwnedSet[]): ManagedFieldsEntry[] {
       manager: s.manager,
       operation: s.operation,
       apiVersion: s.apiVersion,
-      time: s.time,
+      // The real server's scale handler writes its entries back without a time.
+      ...(s.subresource === 'scale' ? {} : { time: s.time }),
       fieldsType: 'FieldsV1' as const,
       fieldsV1: toFieldsV1(s.set),
       ...(s.subresource ? { subresource: s.subresource } : {}),
@@ -398,9 +462,37 @@ function scopeName(scope: 'main' | 'status'): string | undefined {
   return scope === 'status' ? 'status' : undefined;
 }
 
+/** A field another manager owns, as a conflict names it. */
+export interface FieldConflict {
+  manager: string;
+  operation: 'Apply' | 'Update';
+  apiVersion: string;
+  subresource?: string;
+  /** `.spec.replicas` */
+  field: string;
+  /** The path elements, for ordering as structured-merge-diff iterates a field set. */
+  path: string[];
+}
+
+/**
+ * structured-merge-diff's field set order: at each level the fields ending there come
+ * before deeper ones, each group ordered by element (f: < k: < v:).
+ */
+export function comparePaths(a: readonly string[], b: readonly string[]): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (i === a.length || i === b.length) return a.length - b.length;
+  const aLeaf = i === a.length - 1;
+  const bLeaf = i === b.length - 1;
+  if (aLeaf !== bLeaf) return aLeaf ? -1 : 1;
+  const x = a[i] ?? '';
+  const y = b[i] ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 export interface OwnershipChange {
   managedFields: ManagedFieldsEntry[];
-  conflicts: { manager: string; field: string }[];
+  conflicts: FieldConflict[];
 }
 
 /**
@@ -415,17 +507,28 @@ export function updateOwnership(
   scope: 'main' | 'status',
   applied?: FieldSet,
   force = false,
+  zero?: Zero,
 ): OwnershipChange {
-  const diff = compare(trackable(live, scope), trackable(next, scope));
+  const diff = compare(
+    withZero(trackable(live, scope), zero, scope),
+    withZero(trackable(next, scope), zero, scope),
+  );
   const changed = new Set([...diff.added, ...diff.modified]);
   const owners = readManaged(live);
-  const conflicts: { manager: string; field: string }[] = [];
+  const conflicts: FieldConflict[] = [];
   for (const o of owners) {
     if (o.manager === owner.manager) continue;
     for (const p of o.set) {
       if (!changed.has(p)) continue;
       if (owner.operation === 'Apply' && !force)
-        conflicts.push({ manager: o.manager, field: describePath(p) });
+        conflicts.push({
+          manager: o.manager,
+          operation: o.operation,
+          apiVersion: o.apiVersion,
+          ...(o.subresource ? { subresource: o.subresource } : {}),
+          field: describePath(p),
+          path: dec(p),
+        });
       o.set.delete(p);
     }
   }

@@ -62,6 +62,18 @@ export interface KubeSimOptions {
   /** Add-on API groups the cluster has (CRDs installed). Default: all. */
   addons?: readonly Addon[];
   /**
+   * A bare cluster: only the built-in kinds, no add-on CRDs (cert-manager, GKE, Gateway API),
+   * as a fresh cluster has. Same as `addons: []`; an explicit `addons` wins. Default false.
+   */
+  bare?: boolean;
+  /**
+   * Real milliseconds before the deployment controller acts on a Deployment's new
+   * generation: until then status.observedGeneration lags behind metadata.generation (kubectl:
+   * "Waiting for deployment spec update to be observed..."), as behind a real controller's
+   * informer and work queue. Not scaled by timeScale. 0 = at once. Default 200.
+   */
+  observeDelayMs?: number;
+  /**
    * A bearer token to write into the kubeconfig (e.g. to test that it is never logged). Not
    * checked unless requireToken: kubectl does not send a bearer token to an http:// server.
    */
@@ -133,6 +145,9 @@ export interface KubeSim {
   podHostPort(namespace: string, pod: string): number | undefined;
   stop(): Promise<void>;
 }
+
+/** How long the simulated deployment controller takes to see a new generation (real ms). */
+export const DEFAULT_OBSERVE_DELAY_MS = 200;
 
 function kind(sim: { resources: ResourceRegistry }, apiVersion: string, k: string) {
   const rt = sim.resources.byKind(apiVersion, k);
@@ -218,7 +233,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
   const timeScale = opts.timeScale ?? 1;
   const log = opts.log ?? (() => {});
   const token = opts.token;
-  const resources = new ResourceRegistry(opts.addons ?? ALL_ADDONS);
+  const resources = new ResourceRegistry(opts.addons ?? (opts.bare ? [] : ALL_ADDONS));
   const store = new Store();
   const api = new Api(store, resources);
   seed(api, resources);
@@ -237,7 +252,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
   const services = new ServiceController(ctx, kubelet, runtime.real);
   manager = new ControllerManager(
     [
-      new DeploymentController(ctx),
+      new DeploymentController(ctx, opts.observeDelayMs ?? DEFAULT_OBSERVE_DELAY_MS),
       new ReplicaSetController(ctx, (uid) => kubelet.readySince(uid)),
       kubelet,
       services,

@@ -1,6 +1,7 @@
 /**
  * npm run -s kube-sim -- [--port N] [--version 1.33.0] [--time-scale 0.2] [--real-containers]
- *                     [--addons cert-manager,gke,gateway-api] [--verbose]
+ *                     [--addons cert-manager,gke,gateway-api | --bare] [--observe-delay-ms 200]
+ *                     [--verbose]
  *
  * Runs the simulator until SIGINT/SIGTERM. stdout: the kubeconfig path only; stderr: how to
  * use it. See README.md.
@@ -15,13 +16,15 @@ const { values } = parseArgs({
     version: { type: 'string', default: '1.33.0' },
     'time-scale': { type: 'string', default: '1' },
     'real-containers': { type: 'boolean', default: false },
-    addons: { type: 'string', default: ALL_ADDONS.join(',') },
+    addons: { type: 'string' },
+    bare: { type: 'boolean', default: false },
+    'observe-delay-ms': { type: 'string' },
     verbose: { type: 'boolean', default: false },
   },
   strict: true,
 });
 
-const addons = (values.addons ?? '')
+const addons = (values.addons ?? (values.bare ? '' : ALL_ADDONS.join(',')))
   .split(',')
   .map((a) => a.trim())
   .filter(Boolean) as Addon[];
@@ -38,6 +41,7 @@ const sim = await startKubeSim({
   timeScale: Number(values['time-scale']),
   realContainers: values['real-containers'],
   addons,
+  ...(values['observe-delay-ms'] !== undefined ? { observeDelayMs: Number(values['observe-delay-ms']) } : {}),
   ...(values.verbose ? { log: (line: string) => console.error(line) } : {}),
 });
 

@@ -15,6 +15,11 @@ export interface ResourceType {
   builtin: boolean;
   /** metadata.generation is kept (starts at 1, bumped on changes outside metadata and status). */
   generation: boolean;
+  /**
+   * A change of metadata.annotations alone bumps the generation too (Deployments: their
+   * annotations are copied to ReplicaSets, see pkg/registry/apps/deployment PrepareForUpdate).
+   */
+  annotationsBumpGeneration?: boolean;
 }
 
 export const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -59,6 +64,7 @@ const DEFS: Def[] = [
     categories: ['all'],
     subresources: ['status', 'scale'],
     generation: true,
+    annotationsBumpGeneration: true,
   },
   {
     group: 'apps',
@@ -70,6 +76,15 @@ const DEFS: Def[] = [
     shortNames: ['rs'],
     categories: ['all'],
     subresources: ['status', 'scale'],
+    generation: true,
+  },
+  {
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    resource: 'endpointslices',
+    kind: 'EndpointSlice',
+    namespaced: true,
+    builtin: true,
     generation: true,
   },
   {

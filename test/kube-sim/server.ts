@@ -63,6 +63,27 @@ export interface ServerConfig {
   token: string | undefined;
 }
 
+/**
+ * What the real server's mux answers for a path no API group/version handler serves (an
+ * API group or version it does not have, a path outside /api and /apis): Go's http.NotFound,
+ * plain text, not a Status.
+ */
+class PageNotFound extends Error {
+  constructor() {
+    super('404 page not found');
+  }
+}
+
+function sendPageNotFound(res: ServerResponse): void {
+  const text = '404 page not found\n';
+  res.writeHead(404, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
 class Route {
   constructor(
     readonly rt: ResourceType,
@@ -177,6 +198,10 @@ export class KubeApiServer {
   }
 
   private fail(res: ServerResponse, e: unknown): void {
+    if (e instanceof PageNotFound && !res.headersSent) {
+      sendPageNotFound(res);
+      return;
+    }
     const status =
       e instanceof ApiError ? e.status : errors.internal((e as Error).message ?? String(e)).status;
     if (res.headersSent) {
@@ -250,7 +275,8 @@ export class KubeApiServer {
       group = segs[1];
       version = segs[2];
       rest = segs.slice(3);
-    } else throw errors.notFoundPath();
+    } else throw new PageNotFound();
+    if (!this.servesGroupVersion(group, version)) throw new PageNotFound();
     const route = this.route(group, version, rest);
     const raw = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req);
     const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
@@ -350,19 +376,19 @@ export class KubeApiServer {
     const segs = path.split('/').filter(Boolean);
     if (segs[0] === 'api' && segs.length === 2) {
       const list = resourceList(this.resources, '', segs[1] ?? '');
-      if (!list) throw errors.notFoundPath();
+      if (!list) throw new PageNotFound();
       send(res, 200, list);
       return true;
     }
     if (segs[0] === 'apis' && segs.length === 2) {
       const group = legacyGroup(this.resources, segs[1] ?? '');
-      if (!group) throw errors.notFoundPath();
+      if (!group) throw new PageNotFound();
       send(res, 200, group);
       return true;
     }
     if (segs[0] === 'apis' && segs.length === 3) {
       const list = resourceList(this.resources, segs[1] ?? '', segs[2] ?? '');
-      if (!list) throw errors.notFoundPath();
+      if (!list) throw new PageNotFound();
       send(res, 200, list);
       return true;
     }
@@ -385,6 +411,10 @@ export class KubeApiServer {
     }
     if (path.startsWith('/openapi/')) throw errors.notFoundPath();
     return false;
+  }
+
+  private servesGroupVersion(group: string, version: string): boolean {
+    return this.resources.groups().get(group)?.includes(version) ?? false;
   }
 
   private route(group: string, version: string, rest: string[]): Route {
@@ -581,7 +611,10 @@ export class KubeApiServer {
         'the object has been modified; please apply your changes to the latest version and try again',
       );
     const next = { ...obj, spec: { ...(isObject(obj.spec) ? obj.spec : {}), replicas } };
-    const written = this.api.update(rt, route.namespace, route.name ?? '', next, opts);
+    const written = this.api.update(rt, route.namespace, route.name ?? '', next, {
+      ...opts,
+      subresource: 'scale',
+    });
     return this.scaleOf(written);
   }
 

@@ -21,6 +21,16 @@ const containers = (spec: unknown) => asArray(getPath(spec, 'template', 'spec', 
 const names = (cs: unknown[]) => cs.map((c) => asString(getPath(c, 'name')) ?? '').join(',');
 const images = (cs: unknown[]) => cs.map((c) => asString(getPath(c, 'image')) ?? '').join(',');
 
+/** An IntOrString cell: the value, or N/A when unset (the PDB printer). */
+const intOrPercent = (v: unknown) => (v === undefined || v === null ? 'N/A' : String(v));
+/** Up to three values, then `+ N more...`; `<unset>` for none (the EndpointSlice printer). */
+function moreOf(values: string[]): string {
+  if (values.length === 0) return '<unset>';
+  return values.length > 3
+    ? `${values.slice(0, 3).join(',')} + ${values.length - 3} more...`
+    : values.join(',');
+}
+
 const NAME: Column = { name: 'Name', type: 'string', format: 'name', cell: (o) => o.metadata.name ?? '' };
 const AGE: Column = { name: 'Age', type: 'string', cell: age };
 /** The `-o wide` columns Deployments and ReplicaSets share. */
@@ -159,6 +169,36 @@ const COLUMNS: Record<string, Column[]> = {
         if (eps.length === 0) return '<none>';
         return eps.length > 3 ? `${eps.slice(0, 3).join(',')} + ${eps.length - 3} more...` : eps.join(',');
       },
+    },
+    AGE,
+  ],
+  'discovery.k8s.io/endpointslices': [
+    NAME,
+    { name: 'AddressType', type: 'string', cell: (o) => asString(o.addressType) ?? '' },
+    {
+      name: 'Ports',
+      type: 'string',
+      cell: (o) => moreOf(asArray(o.ports).map((p) => String(getPath(p, 'port') ?? '<unset>'))),
+    },
+    {
+      name: 'Endpoints',
+      type: 'string',
+      cell: (o) => moreOf(asArray(o.endpoints).flatMap((e) => asArray(getPath(e, 'addresses')).map(String))),
+    },
+    AGE,
+  ],
+  'policy/poddisruptionbudgets': [
+    NAME,
+    { name: 'Min Available', type: 'string', cell: (o) => intOrPercent(getPath(o, 'spec', 'minAvailable')) },
+    {
+      name: 'Max Unavailable',
+      type: 'string',
+      cell: (o) => intOrPercent(getPath(o, 'spec', 'maxUnavailable')),
+    },
+    {
+      name: 'Allowed Disruptions',
+      type: 'integer',
+      cell: (o) => num(o, 'status', 'disruptionsAllowed'),
     },
     AGE,
   ],

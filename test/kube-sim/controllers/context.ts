@@ -42,6 +42,7 @@ export interface Types {
   pods: ResourceType;
   services: ResourceType;
   endpoints: ResourceType;
+  endpointslices: ResourceType;
   events: ResourceType;
   secrets: ResourceType;
   deployments: ResourceType;
@@ -75,6 +76,7 @@ export class ControllerContext {
       pods: t('/pods'),
       services: t('/services'),
       endpoints: t('/endpoints'),
+      endpointslices: t('discovery.k8s.io/endpointslices'),
       events: t('/events'),
       secrets: t('/secrets'),
       deployments: t('apps/deployments'),

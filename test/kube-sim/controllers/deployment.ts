@@ -149,12 +149,45 @@ export class DeploymentController {
   /** Exact times (ms) behind the Progressing condition's second-precision lastUpdateTime, by deployment uid. */
   private readonly progressAt = new Map<string, number>();
 
-  constructor(private readonly ctx: ControllerContext) {}
+  /** When this controller first saw each deployment's current generation (by uid). */
+  private readonly seen = new Map<string, { generation: number; at: number }>();
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    /** Real ms before a new generation is acted on (and observedGeneration follows). */
+    private readonly observeDelayMs = 0,
+  ) {}
 
   reconcile(): void {
+    const live = new Set<string>();
     for (const d of this.ctx.api.list(this.ctx.types.deployments, undefined)) {
+      live.add(d.metadata.uid ?? '');
+      if (this.lagging(d)) continue;
       this.ctx.tryWrite(() => this.sync(d));
     }
+    for (const uid of this.seen.keys()) if (!live.has(uid)) this.seen.delete(uid);
+  }
+
+  /**
+   * A real controller acts on a change only after its informer delivered it and a worker
+   * took the key off the queue; until then the Deployment reads as not yet observed.
+   */
+  private lagging(d: KubeObject): boolean {
+    if (this.observeDelayMs <= 0) return false;
+    const uid = d.metadata.uid ?? '';
+    const generation = d.metadata.generation ?? 0;
+    if (generation <= n(getPath(d, 'status', 'observedGeneration'))) {
+      this.seen.delete(uid);
+      return false;
+    }
+    const now = Date.now();
+    let seen = this.seen.get(uid);
+    if (!seen || seen.generation !== generation) {
+      seen = { generation, at: now };
+      this.seen.set(uid, seen);
+      setTimeout(() => this.ctx.trigger(), this.observeDelayMs + 1).unref();
+    }
+    return now - seen.at < this.observeDelayMs;
   }
 
   private replicaSetsOf(d: KubeObject): KubeObject[] {

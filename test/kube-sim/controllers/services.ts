@@ -14,10 +14,17 @@ import {
   getPath,
   isObject,
   type JsonObject,
+  randomSuffix,
+  stableStringify,
 } from '../util.js';
 import { type ControllerContext, NODE_NAME, SIM_PREFIX } from './context.js';
 import type { Kubelet } from './kubelet.js';
 import { isPodReady } from './replicaset.js';
+
+/** The label that ties an EndpointSlice to its Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+const SLICE_CONTROLLER = 'endpointslice-controller.k8s.io';
 
 /** `proxy.kube-sim.sitepipe.dev/<service port>: 127.0.0.1:<proxy port>` on the Service. */
 export const PROXY_ANNOTATION_PREFIX = `proxy.${SIM_PREFIX}/`;
@@ -55,6 +62,7 @@ export class ServiceController {
     const live = new Set<string>();
     for (const svc of this.ctx.api.list(this.ctx.types.services, undefined)) {
       this.ctx.tryWrite(() => this.syncEndpoints(svc));
+      this.ctx.tryWrite(() => this.syncEndpointSlices(svc));
       this.ctx.tryWrite(() => this.syncLoadBalancer(svc));
       if (this.realContainers && selectorOf(svc)) {
         for (const port of asArray(getPath(svc, 'spec', 'ports'))) {
@@ -181,6 +189,103 @@ export class ServiceController {
     )
       return;
     this.ctx.api.write(this.ctx.types.endpoints, next, 'endpoint-controller');
+  }
+
+  /**
+   * The EndpointSlice controller: slices labelled kubernetes.io/service-name, owned by the
+   * Service, one per distinct set of resolved ports (with real containers every pod listens
+   * on its own port), endpoints with ready/serving/terminating conditions; a Service with no
+   * pods keeps one empty placeholder slice.
+   */
+  private syncEndpointSlices(svc: KubeObject): void {
+    const sel = selectorOf(svc);
+    if (!sel || svc.metadata.deletionTimestamp) return;
+    const { api, types } = this.ctx;
+    const ns = svc.metadata.namespace ?? 'default';
+    const name = svc.metadata.name ?? '';
+    const servicePorts = asArray(getPath(svc, 'spec', 'ports'));
+    const groups = new Map<string, { ports: JsonObject[]; endpoints: JsonObject[] }>();
+    const pods = api
+      .list(types.pods, ns)
+      .filter((p) => matches(sel)(p.metadata.labels ?? {}) && getPath(p, 'status', 'podIP'));
+    for (const p of pods) {
+      const hostPort = this.realContainers ? this.kubelet.hostPort(ns, p.metadata.name ?? '') : undefined;
+      if (this.realContainers && hostPort === undefined) continue;
+      const ports = servicePorts.map((sp) => ({
+        name: asString(getPath(sp, 'name')) ?? '',
+        port: hostPort ?? targetPort(p, sp),
+        protocol: asString(getPath(sp, 'protocol')) ?? 'TCP',
+      }));
+      const key = stableStringify(ports);
+      const group = groups.get(key) ?? { ports, endpoints: [] };
+      const ready = isPodReady(p);
+      const terminating = p.metadata.deletionTimestamp !== undefined;
+      group.endpoints.push({
+        addresses: [asString(getPath(p, 'status', 'podIP')) ?? '127.0.0.1'],
+        conditions: { ready: ready && !terminating, serving: ready, terminating },
+        nodeName: NODE_NAME,
+        targetRef: { kind: 'Pod', namespace: ns, name: p.metadata.name, uid: p.metadata.uid },
+      });
+      groups.set(key, group);
+    }
+    if (groups.size === 0) groups.set('[]', { ports: [], endpoints: [] });
+    const existing = api
+      .list(types.endpointslices, ns, {
+        labelSelector: `${SERVICE_NAME_LABEL}=${name},${MANAGED_BY_LABEL}=${SLICE_CONTROLLER}`,
+      })
+      .filter((es) => es.metadata.ownerReferences?.some((r) => r.uid === svc.metadata.uid));
+    const portsKey = (es: KubeObject) =>
+      stableStringify(
+        asArray(es.ports).map((p) => ({
+          name: asString(getPath(p, 'name')) ?? '',
+          port: getPath(p, 'port'),
+          protocol: asString(getPath(p, 'protocol')) ?? 'TCP',
+        })),
+      );
+    const unused = new Set(existing);
+    for (const [key, group] of groups) {
+      const current = existing.find((es) => unused.has(es) && portsKey(es) === key);
+      if (current) unused.delete(current);
+      const labels = {
+        ...(svc.metadata.labels ?? {}),
+        [SERVICE_NAME_LABEL]: name,
+        [MANAGED_BY_LABEL]: SLICE_CONTROLLER,
+      };
+      const next: KubeObject = {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          ...(current?.metadata ?? {
+            name: `${name}-${randomSuffix(5)}`,
+            generateName: `${name}-`,
+            namespace: ns,
+          }),
+          labels,
+          ownerReferences: [
+            {
+              apiVersion: 'v1',
+              kind: 'Service',
+              name,
+              uid: svc.metadata.uid ?? '',
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+        addressType: 'IPv4',
+        endpoints: group.endpoints,
+        ...(group.ports.length ? { ports: group.ports } : {}),
+      };
+      if (
+        current &&
+        deepEqual(current.endpoints ?? [], next.endpoints) &&
+        deepEqual(current.metadata.labels, labels)
+      )
+        continue;
+      api.write(types.endpointslices, next, 'endpointslice-controller');
+    }
+    for (const es of unused)
+      this.ctx.tryWrite(() => api.delete(types.endpointslices, ns, es.metadata.name ?? ''));
   }
 
   private syncLoadBalancer(svc: KubeObject): void {
