@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { parseYamlWith } from '../yaml-schema.js';
 
@@ -6,6 +8,32 @@ import { parseYamlWith } from '../yaml-schema.js';
  * (https://cloud.google.com/build/docs/build-config-file-schema). Steps and options are strict,
  * like the published schema; unknown top-level keys are kept but not acted on.
  */
+
+/** One enum of the Cloud Build API's BuildOptions, as protos.json in @google-cloud/cloudbuild defines it. */
+interface ProtoEnum {
+  values: Record<string, number>;
+  valuesOptions?: Record<string, { deprecated?: boolean }>;
+}
+
+let buildOptions: { nested: Record<string, unknown> } | undefined;
+
+function buildOptionsProto(): { nested: Record<string, unknown> } {
+  const file = createRequire(import.meta.url).resolve('@google-cloud/cloudbuild/build/protos/protos.json');
+  buildOptions ??= JSON.parse(readFileSync(file, 'utf8')).nested.google.nested.devtools.nested.cloudbuild
+    .nested.v1.nested.BuildOptions;
+  return buildOptions as { nested: Record<string, unknown> };
+}
+
+/**
+ * The names of a BuildOptions enum that the API takes and does not deprecate, read from the
+ * client library's own copy of cloudbuild.proto: a list kept here by hand went stale once
+ * (it refused E2_STANDARD_2), and the library is upgraded with the API.
+ */
+export function buildOptionsEnum(name: 'MachineType' | 'LoggingMode'): [string, ...string[]] {
+  const e = buildOptionsProto().nested[name] as ProtoEnum;
+  const names = Object.keys(e.values).filter((n) => !e.valuesOptions?.[n]?.deprecated);
+  return names as [string, ...string[]];
+}
 
 /** A protobuf Duration in JSON form, e.g. "600s" or "3.5s". */
 export const durationSchema = z.string().regex(/^\d+(\.\d{0,9})?s$/, 'must be a duration like "600s"');

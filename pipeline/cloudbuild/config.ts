@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { SitepipeError } from '../errors.js';
+import { buildOptionsEnum } from './build-config.js';
 
 /**
  * The `cloudbuild:` section of sitepipe.yaml: how `sitepipe cloudbuild` writes cloudbuild.yaml
@@ -20,9 +21,28 @@ const userSubstitutions = z
   )
   .default({});
 
-/** Machine types the published Cloud Build config schema accepts (N1 types are deprecated). */
-export const MACHINE_TYPES = ['E2_HIGHCPU_8', 'E2_HIGHCPU_32', 'E2_MEDIUM', 'UNSPECIFIED'] as const;
-export const LOGGING_MODES = ['LEGACY', 'GCS_ONLY', 'CLOUD_LOGGING_ONLY', 'NONE'] as const;
+/** Machine types and logging modes as the API defines them (deprecated ones left out). */
+export const MACHINE_TYPES = buildOptionsEnum('MachineType');
+export const LOGGING_MODES = buildOptionsEnum('LoggingMode');
+
+/** The variables sitepipe sets on its steps: Cloud Build refuses a name that is both env and secretEnv. */
+export const STEP_ENV_NAMES = ['CI', 'XDG_CACHE_HOME', 'HUGO_RESOURCEDIR', 'BRANCH_NAME', 'COMMIT_SHA'];
+
+const resourceName = (pattern: RegExp, form: string) => z.string().regex(pattern, `must be ${form}`);
+
+/** A Secret Manager secret version handed to steps as an env variable (Build.availableSecrets). */
+const secretManagerSecret = z
+  .object({
+    /** projects/P/secrets/S/versions/V (V may be `latest`; $PROJECT_ID is substituted). */
+    versionName: resourceName(
+      /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
+      'projects/PROJECT/secrets/SECRET/versions/VERSION',
+    ),
+    env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+    /** sitepipe's addition: the steps that get it (step ids); default every `sitepipe run` step. */
+    steps: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
 
 /** Trigger names: alphanumerics and dashes, 1-64, starting and ending alphanumeric (BuildTrigger.name). */
 const triggerName = z
@@ -78,7 +98,7 @@ export const triggerConfigSchema = z
     }
   });
 
-export const cloudbuildConfigSchema = z
+const cloudbuildObject = z
   .object({
     /** The Google Cloud project; needed by `sitepipe trigger apply` (generation uses $PROJECT_ID). */
     projectId: z
@@ -103,8 +123,41 @@ export const cloudbuildConfigSchema = z
       .min(60)
       .max(24 * 3600)
       .default(3600),
-    machineType: z.enum(MACHINE_TYPES).default('E2_HIGHCPU_8'),
+    /** Artifact Registry's region for the builder image (and the default of `sitepipe builder`). */
+    location: z
+      .string()
+      .regex(
+        /^[a-z]+-[a-z]+\d+$|^(us|europe|asia)$/,
+        'must be a region such as europe-west1 (or us, europe, asia)',
+      )
+      .optional(),
+    /**
+     * Omitted: the API's standard machine (UNSPECIFIED, e2-standard-2: 2 vCPU), plenty for a
+     * static site; E2_HIGHCPU_8 and up pay off only for very large sites.
+     */
+    machineType: z.enum(MACHINE_TYPES).optional(),
+    /** The build VM's disk (BuildOptions.disk_size_gb); the API allows at most 4000. */
+    diskSizeGb: z.number().int().min(1).max(4000).optional(),
     logging: z.enum(LOGGING_MODES).default('CLOUD_LOGGING_ONLY'),
+    /** gs://BUCKET[/PATH] for the build logs. */
+    logsBucket: z
+      .string()
+      .regex(/^gs:\/\/[a-z0-9][-_.a-z0-9]*[a-z0-9](\/.*)?$/, 'must be gs://BUCKET')
+      .optional(),
+    /** A private pool (how a build reaches a private cluster): options.pool.name. */
+    pool: resourceName(
+      /^projects\/[^/]+\/locations\/[^/]+\/workerPools\/[^/]+$/,
+      'projects/PROJECT/locations/LOCATION/workerPools/POOL',
+    ).optional(),
+    /** The build's own service account (Build.service_account); the project's default when omitted. */
+    serviceAccount: resourceName(
+      /^projects\/[^/]+\/serviceAccounts\/[^/]+$/,
+      'projects/PROJECT/serviceAccounts/EMAIL',
+    ).optional(),
+    availableSecrets: z
+      .object({ secretManager: z.array(secretManagerSecret).default([]) })
+      .strict()
+      .default({ secretManager: [] }),
     /** Extra user substitutions with their defaults; each is handed to every sitepipe step as env. */
     substitutions: userSubstitutions,
     cache: z
@@ -118,6 +171,40 @@ export const cloudbuildConfigSchema = z
     trigger: triggerConfigSchema.optional(),
   })
   .strict();
+
+export const cloudbuildConfigSchema = cloudbuildObject.superRefine(checkBuildOptions);
+
+/** Cloud Build's rules across keys, so a build it would refuse is refused here, with the key named. */
+function checkBuildOptions(c: z.output<typeof cloudbuildObject>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path, message });
+  // A user-specified service account has no default logs bucket it may write to.
+  if (c.serviceAccount && !c.logsBucket && (c.logging === 'LEGACY' || c.logging === 'GCS_ONLY')) {
+    issue(
+      ['serviceAccount'],
+      `with a service account, Cloud Build needs logging: CLOUD_LOGGING_ONLY or NONE, or a logsBucket (logging is ${c.logging})`,
+    );
+  }
+  // A private pool's machine and disk are the pool's (its worker config), not the build's.
+  for (const key of ['machineType', 'diskSizeGb'] as const) {
+    if (c.pool && c[key] !== undefined) {
+      issue(
+        [key],
+        `a build in a private pool runs on the pool's workers: set ${key} in the pool's worker config`,
+      );
+    }
+  }
+  const taken = new Set([...STEP_ENV_NAMES, ...Object.keys(c.substitutions)]);
+  c.availableSecrets.secretManager.forEach((s, i) => {
+    if (taken.has(s.env)) {
+      issue(
+        ['availableSecrets', 'secretManager', i, 'env'],
+        `${s.env} is already a step env variable or secret`,
+      );
+    }
+    taken.add(s.env);
+  });
+}
 
 export type CloudbuildConfig = z.infer<typeof cloudbuildConfigSchema>;
 export type TriggerConfig = z.infer<typeof triggerConfigSchema>;

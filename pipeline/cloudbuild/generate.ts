@@ -7,7 +7,7 @@ import { packageRoot } from '../paths.js';
 import { parseRepository, repositoryName } from '../reference.js';
 import type { AnyStep } from '../runner.js';
 import { dependencies } from '../step.js';
-import type { BuildConfig, BuildStep } from './build-config.js';
+import type { BuildConfig, BuildOptions, BuildStep } from './build-config.js';
 import { type CloudbuildConfig, cloudbuildSettings } from './config.js';
 
 /**
@@ -132,7 +132,7 @@ echo "built $CACHE_IMAGE ($(du -sh "$CACHE_HOME" | cut -f1)); it is pushed when 
 export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
   const settings: CloudbuildConfig = { ...cloudbuildSettings(opts.config), ...opts.settings };
   const version = opts.version ?? sitepipeVersion();
-  const builder = settings.builder ?? `gcr.io/$PROJECT_ID/sitepipe:${version}`;
+  const builder = settings.builder ?? defaultBuilder(settings, version);
   const configPath = posix(opts.configPath);
   const buildSeconds = settings.timeoutSeconds;
   const extraTimeouts = {
@@ -228,6 +228,12 @@ export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
     );
   }
   checkWaitFor(steps);
+  const sitepipeSteps = steps.filter((s) => s.entrypoint === 'sitepipe');
+  const secrets = settings.availableSecrets.secretManager;
+  for (const secret of secrets) {
+    for (const step of secretSteps(secret, steps, sitepipeSteps))
+      step.secretEnv = [...(step.secretEnv ?? []), secret.env];
+  }
 
   const substitutions: Record<string, string> = {};
   if (cache) {
@@ -240,13 +246,61 @@ export function generateCloudBuild(opts: GenerateOptions): BuildConfig {
     steps,
     timeout: `${buildSeconds}s`,
     ...(Object.keys(substitutions).length > 0 ? { substitutions } : {}),
-    // sitepipe's steps print JSON events with `severity` and `message`; this makes Cloud Logging
-    // read them as structured entries (BuildOptions.enable_structured_logging) instead of text.
-    options: { machineType: settings.machineType, logging: settings.logging, enableStructuredLogging: true },
+    options: buildOptions(settings),
     tags: ['sitepipe'],
     ...(cache ? { images: [`$${CACHE_IMAGE_SUBSTITUTION}`] } : {}),
+    ...(settings.serviceAccount ? { serviceAccount: settings.serviceAccount } : {}),
+    ...(settings.logsBucket ? { logsBucket: settings.logsBucket } : {}),
+    ...(secrets.length > 0
+      ? { availableSecrets: { secretManager: secrets.map(({ versionName, env }) => ({ versionName, env })) } }
+      : {}),
   };
   return build;
+}
+
+/**
+ * The builder image when the config names none: in Artifact Registry when cloudbuild.location
+ * says where (what `sitepipe builder push` pushes), else Container Registry's name, as before.
+ */
+export function defaultBuilder(
+  settings: Pick<CloudbuildConfig, 'location'>,
+  version: string,
+  project = '$PROJECT_ID',
+): string {
+  return settings.location
+    ? `${settings.location}-docker.pkg.dev/${project}/sitepipe/sitepipe:${version}`
+    : `gcr.io/${project}/sitepipe:${version}`;
+}
+
+/** BuildOptions: only what the config sets, so the API's defaults (the standard machine) apply otherwise. */
+function buildOptions(settings: CloudbuildConfig): BuildOptions {
+  return {
+    ...(settings.machineType ? { machineType: settings.machineType } : {}),
+    ...(settings.diskSizeGb ? { diskSizeGb: settings.diskSizeGb } : {}),
+    ...(settings.pool ? { pool: { name: settings.pool } } : {}),
+    logging: settings.logging,
+    // sitepipe's steps print JSON events with `severity` and `message`; this makes Cloud Logging
+    // read them as structured entries (BuildOptions.enable_structured_logging) instead of text.
+    enableStructuredLogging: true,
+  };
+}
+
+/** The steps a secret goes to: those it names, else every `sitepipe run` step (Cloud Build refuses an unused secret). */
+function secretSteps(
+  secret: CloudbuildConfig['availableSecrets']['secretManager'][number],
+  steps: BuildStep[],
+  sitepipeSteps: BuildStep[],
+): BuildStep[] {
+  if (!secret.steps) return sitepipeSteps;
+  const unknown = secret.steps.filter((id) => !steps.some((s) => s.id === id));
+  if (unknown.length > 0) {
+    throw new SitepipeError(
+      'CLOUDBUILD_GENERATE_FAILED',
+      `cloudbuild.availableSecrets: ${secret.env} names steps the build does not have: ${unknown.join(', ')}`,
+      `name steps of the generated build: ${steps.map((s) => s.id).join(', ')}`,
+    );
+  }
+  return steps.filter((s) => s.id && secret.steps?.includes(s.id));
 }
 
 /** Every waitFor names a step defined earlier in the list (Cloud Build's rule). */

@@ -267,7 +267,7 @@ export function registerCloudbuild(program: Command): void {
     .option('--check', 'with --out: fail if the file differs from what would be generated')
     .option(
       '--builder <image>',
-      'the image sitepipe steps run in (default gcr.io/$PROJECT_ID/sitepipe:<version>)',
+      'the image sitepipe steps run in (default gcr.io/$PROJECT_ID/sitepipe:<version>, or LOCATION-docker.pkg.dev/$PROJECT_ID/sitepipe/sitepipe:<version> with cloudbuild.location)',
     )
     .option('--no-cache', 'leave out the cache steps')
     .addOption(

@@ -152,7 +152,7 @@ describe('sitepipe trigger apply (real client, REST, local HTTP server)', () => 
     expect(body.filename).toBeUndefined();
     // The inline build goes over the wire as proto3 JSON: durations as "600s", enums as numbers.
     expect(body.build.timeout).toBe('3600s');
-    expect(body.build.options).toEqual({ machineType: 5, logging: 5, enableStructuredLogging: true });
+    expect(body.build.options).toEqual({ logging: 5, enableStructuredLogging: true });
     const steps = body.build.steps as Array<Record<string, unknown>>;
     expect(steps.map((s) => s.id)).toEqual(build.steps.map((s) => s.id));
     expect(steps.find((s) => s.id === 'render')).toMatchObject({

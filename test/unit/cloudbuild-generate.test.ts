@@ -162,8 +162,8 @@ describe('generateCloudBuild', () => {
   it('sets the build timeout, options and per-step timeouts no longer than the build', () => {
     const build = generate({ timeoutSeconds: 600 });
     expect(build.timeout).toBe('600s');
+    // No machineType: the API's standard machine (e2-standard-2) is enough for a static site.
     expect(build.options).toEqual({
-      machineType: 'E2_HIGHCPU_8',
       logging: 'CLOUD_LOGGING_ONLY',
       // Cloud Logging reads the steps' --json events (severity, message) as structured entries.
       enableStructuredLogging: true,

@@ -1,6 +1,12 @@
+import { readFileSync } from 'node:fs';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { buildConfigProblems } from '../helpers/cloudbuild.js';
+import { LOGGING_MODES, MACHINE_TYPES } from '../../pipeline/cloudbuild/config.js';
+import { generateCloudBuild } from '../../pipeline/cloudbuild/generate.js';
+import { parseConfig } from '../../pipeline/config.js';
+import { PIPELINE } from '../../pipeline/pipeline.js';
+import { buildConfigProblems, CLOUDBUILD_PROTO } from '../helpers/cloudbuild.js';
 
 /** The problems of a cloudbuild.yaml text. */
 const problems = (yaml: string) => buildConfigProblems(parse(yaml));
@@ -27,8 +33,10 @@ queue_ttl: 3600s
 substitutions: { _ENV: prod }
 images: [gcr.io/p/i]
 tags: [t]
+serviceAccount: projects/p/serviceAccounts/b@p.iam.gserviceaccount.com
+logsBucket: gs://p-logs
 options:
-  machineType: E2_HIGHCPU_8
+  machineType: E2_STANDARD_2
   logging: CLOUD_LOGGING_ONLY
   disk_size_gb: '200'
   pool: { name: projects/p/locations/l/workerPools/w }
@@ -104,5 +112,50 @@ secrets: [{ secretEnv: { P: 'not base64!' } }]
     expect(
       problems(`${STEP}source: { storageSource: { bucket: b, object: o }, repoSource: { repoName: r } }`),
     ).toEqual(['source: at most one of storage_source, repo_source']);
+  });
+});
+
+/** An enum of BuildOptions as cloudbuild.proto (not the JSON copy sitepipe reads) defines it. */
+function protoEnum(name: string): protobuf.Enum {
+  return protobuf
+    .parse(readFileSync(CLOUDBUILD_PROTO, 'utf8'), { keepCase: true })
+    .root.lookupEnum(`google.devtools.cloudbuild.v1.BuildOptions.${name}`);
+}
+
+/** The enum's names less those the proto marks deprecated. */
+function current(e: protobuf.Enum): string[] {
+  return Object.keys(e.values).filter((n) => e.valuesOptions?.[n]?.deprecated !== true);
+}
+
+describe('sitepipe’s build options against cloudbuild.proto', () => {
+  it('takes exactly the machine types and logging modes the API defines, less the deprecated ones', () => {
+    expect([...MACHINE_TYPES].sort()).toEqual(current(protoEnum('MachineType')).sort());
+    expect(MACHINE_TYPES).toContain('E2_STANDARD_2');
+    expect(MACHINE_TYPES).not.toContain('N1_HIGHCPU_8');
+    expect([...LOGGING_MODES].sort()).toEqual(current(protoEnum('LoggingMode')).sort());
+  });
+
+  it('generates a valid Build with every option the cloudbuild section sets', () => {
+    const site = 'hugo: { version: 0.111.3 }\nimage: { repository: gcr.io/p1/website }\n';
+    const sections = [
+      [
+        'cloudbuild:',
+        '  pool: projects/p1/locations/europe-west1/workerPools/private',
+        '  serviceAccount: projects/p1/serviceAccounts/builder@p1.iam.gserviceaccount.com',
+        '  logging: GCS_ONLY',
+        '  logsBucket: gs://p1-logs',
+        '  location: europe-west1',
+        '  availableSecrets:',
+        '    secretManager:',
+        '      - { versionName: projects/p1/secrets/pw/versions/latest, env: SITEPIPE_REGISTRY_PASSWORD }',
+        '      - { versionName: projects/p1/secrets/hook/versions/1, env: HOOK, steps: [deploy] }',
+      ].join('\n'),
+      'cloudbuild: { machineType: E2_STANDARD_2, diskSizeGb: 200 }',
+    ];
+    for (const section of sections) {
+      const config = parseConfig(`${site}${section}\n`, 'test');
+      const build = generateCloudBuild({ config, configPath: 'sitepipe.yaml', pipeline: PIPELINE });
+      expect(buildConfigProblems(JSON.parse(JSON.stringify(build))), section).toEqual([]);
+    }
   });
 });
