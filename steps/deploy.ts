@@ -13,14 +13,14 @@ type Destination =
 function destination(d: DeployConfig, branch: string | null): Destination {
   const globs = d.production.branches;
   if (isProductionBranch(globs, branch)) return { kind: 'production' };
-  if (branch !== null && d.previews && d.target === 'kubernetes') return { kind: 'preview', branch };
+  if (branch !== null && d.previews) return { kind: 'preview', branch };
   const list = globs.join(', ');
   return {
     kind: 'none',
     why:
       branch === null
         ? `the checkout is on no branch (detached), and only deploy.production.branches (${list}) reach production; nothing was deployed (set BRANCH_NAME to the branch being built)`
-        : `${branch} is not a production branch (deploy.production.branches: ${list}); nothing was deployed${d.target === 'kubernetes' ? ' (deploy.previews gives every other branch a site of its own)' : ''}`,
+        : `${branch} is not a production branch (deploy.production.branches: ${list}); nothing was deployed (deploy.previews gives every other branch a site of its own)`,
   };
 }
 
@@ -31,10 +31,10 @@ async function branchBeforeSource(ctx: RunContext): Promise<string | null> {
   return info?.branch ?? ctx.env.BRANCH_NAME ?? null;
 }
 
-const nothing = (commit: string, skipped: string): DeployResult => ({
+const nothing = (commit: string, skipped: string, target: DeployResult['target']): DeployResult => ({
   commit,
   deployed: false,
-  target: 'kubernetes',
+  target,
   image: null,
   previousImage: null,
   release: null,
@@ -66,7 +66,9 @@ export const deploy = defineStep({
     const to = inputs.source ? destination(d, inputs.source.branch) : { kind: 'production' as const };
     if (to.kind === 'none') return `skip: ${to.why}`;
     if (to.kind === 'preview')
-      return `roll the preview of ${to.branch} to ${inputs.push ? inputs.push.digest : 'the pushed digest'}`;
+      return d.target === 'host'
+        ? `publish ${inputs.tag?.commitTag ?? 'the rendered site'} as the preview of ${to.branch} under ${d.previews?.domain}`
+        : `roll the preview of ${to.branch} to ${inputs.push ? inputs.push.digest : 'the pushed digest'}`;
     if (d.target === 'host') {
       const names = d.host?.servers.map((s) => s.ssh).join(', ') ?? '';
       return `publish ${inputs.tag?.commitTag ?? 'the rendered site'} to ${names}, switch current and reload Caddy`;
@@ -77,15 +79,18 @@ export const deploy = defineStep({
     const d = ctx.config.deploy;
     if (!d) {
       ctx.log.info('no deploy: section in the config; nothing to roll');
-      return nothing(inputs.source.commit, 'no deploy: section in the config');
+      return nothing(inputs.source.commit, 'no deploy: section in the config', 'kubernetes');
     }
     const to = destination(d, inputs.source.branch);
     if (to.kind === 'none') {
       ctx.log.info(to.why);
-      return nothing(inputs.source.commit, to.why);
+      return nothing(inputs.source.commit, to.why, d.target);
     }
     if (to.kind === 'preview') {
-      const { deployPreview } = await import('../pipeline/kube/previews.js');
+      const { deployPreview } =
+        d.target === 'host'
+          ? await import('../pipeline/host/previews.js')
+          : await import('../pipeline/kube/previews.js');
       return deployPreview(ctx, inputs);
     }
     return (await openTarget(ctx)).deploy(inputs);

@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { DEFAULT_CONFIG_FILE } from '../config.js';
 import { SitepipeError } from '../errors.js';
 import { requireDeploy } from '../kube/manifests-common.js';
+import type { Preview } from '../kube/previews.js';
 import type { Reporter } from '../output.js';
 import { type RunContext, startNow } from '../step.js';
 import { parseDuration } from '../verify/duration.js';
@@ -62,16 +63,28 @@ function requirePreviewsConfig(ctx: RunContext): void {
   throw new SitepipeError(
     'PREVIEWS_OFF',
     'the config has no deploy.previews section, so there are no previews',
-    'add deploy.previews: { domain: previews.example.com } (docs/kubernetes.md, "Previews")',
+    `add deploy.previews: { domain: previews.example.com } (${deploy.target === 'host' ? 'docs/host.md' : 'docs/kubernetes.md'}, "Previews")`,
   );
 }
 
-/** The run context of a previews command, and the cluster operations (loaded on use: the Kubernetes client is big). */
+/** What each target does with previews: the cluster's objects, or the trees and site files on the hosts. */
+interface PreviewOps {
+  listPreviews(ctx: RunContext): Promise<Preview[]>;
+  findPreview(previews: readonly Preview[], branch: string, ctx: RunContext): Preview;
+  deletePreview(ctx: RunContext, preview: Preview): Promise<string[]>;
+}
+
+/** The operations of the config's target, loaded on use (the Kubernetes client is big). */
+export async function previewOps(ctx: RunContext): Promise<PreviewOps> {
+  return ctx.config.deploy?.target === 'host' ? import('../host/previews.js') : import('../kube/previews.js');
+}
+
+/** The run context of a previews command, and its target's operations. */
 async function previewsContext(flags: CommonFlags, reporter: Reporter, signal: AbortSignal) {
   const log = reporter.logFor('previews');
   const ctx: RunContext = { ...(await runContext(flags, signal)), log, afterRun: startNow(log) };
   requirePreviewsConfig(ctx);
-  return { ctx, log, ops: await import('../kube/previews.js') };
+  return { ctx, log, ops: await previewOps(ctx) };
 }
 
 /** `sitepipe previews [list]`, `previews delete BRANCH`, `previews prune`. */
@@ -100,7 +113,9 @@ export function registerPreviews(program: Command): void {
 
   previews
     .command('delete')
-    .description("remove a branch's preview (its Deployment, Service, route and history)")
+    .description(
+      "remove a branch's preview (Kubernetes: its Deployment, Service, route and history; host: its tree, history and Caddy site block)",
+    )
     .argument('<branch>')
     .option('-c, --config <file>', 'the sitepipe config', DEFAULT_CONFIG_FILE)
     .option('-n, --dry-run', 'list what would be removed, remove nothing')
@@ -138,7 +153,9 @@ export function registerPreviews(program: Command): void {
         const { ctx, log, ops } = await previewsContext(flags, reporter, signal);
         const all = await ops.listPreviews(ctx);
         const heads = await remoteBranches(ctx.siteDir, flags.remote, signal);
-        const doomed = ops.prunable(all, heads, maxAgeMs);
+        // prunable is pure; it lives with the Kubernetes operations, so it is loaded for either target.
+        const { prunable } = await import('../kube/previews.js');
+        const doomed = prunable(all, heads, maxAgeMs);
         for (const { preview, why } of doomed) {
           log.info(`${ctx.dryRun ? 'would remove' : 'removing'} ${preview.branch} (${preview.url}): ${why}`);
           await ops.deletePreview(ctx, preview);

@@ -128,6 +128,8 @@ export interface SiteConfigInput {
   stickyAssets?: boolean;
   /** Caddy's HTTPS port, for the redirects (default 443). */
   httpsPort?: number;
+  /** A preview: every response says `X-Robots-Tag: noindex`, so search engines keep to production. */
+  noindex?: boolean;
 }
 
 /**
@@ -142,7 +144,9 @@ export function siteConfig(input: SiteConfigInput): string {
   const q = (s: string) => JSON.stringify(s);
   const tlsOptions = [`ca ${acmeDirectory(input.acme)}`];
   if (input.acme.caRoot) tlsOptions.push(`ca_root ${q(input.acme.caRoot)}`);
-  const hsts = (indent: string) => `${indent}header Strict-Transport-Security "max-age=31536000"\n`;
+  // The headers of every response; errors are answered by handle_errors, so they are repeated there.
+  const always = (indent: string) =>
+    `${indent}header Strict-Transport-Security "max-age=31536000"\n${input.noindex ? `${indent}header X-Robots-Tag noindex\n` : ''}`;
   // One line per type: Caddy ORs the values of one header field.
   const types = ['text/html', ...GZIP_TYPES].map((t) => `\t\t\theader Content-Type ${t}*\n`).join('');
   const serve = serveRelease(input, base);
@@ -155,7 +159,7 @@ export function siteConfig(input: SiteConfigInput): string {
 ${httpRedirect(input)}${input.domains.join(', ')} {
 ${input.bind ? `\tbind ${input.bind.join(' ')}\n` : ''}\ttls${input.acme.email ? ` ${input.acme.email}` : ''} {
 ${tlsOptions.map((o) => `\t\t${o}\n`).join('')}\t}
-${hsts('\t')}${liveRelease(input)}\tencode zstd gzip {
+${always('\t')}${liveRelease(input)}\tencode zstd gzip {
 \t\tmatch {
 ${types}\t\t}
 \t}
@@ -165,7 +169,7 @@ ${types}\t\t}
 \t\trespond "ok" 200
 \t}
 ${site}\thandle_errors {
-${hsts('\t\t')}${input.releaseHeader ? `\t\theader ${RELEASE_HEADER} {sitepipe_release}\n` : ''}\t\t@notFound expression {err.status_code} == 404
+${always('\t\t')}${input.releaseHeader ? `\t\theader ${RELEASE_HEADER} {sitepipe_release}\n` : ''}\t\t@notFound expression {err.status_code} == 404
 \t\thandle @notFound {
 \t\t\troot * ${current}
 \t\t\trewrite * /404.html

@@ -2,6 +2,7 @@ import type { RunContext } from '../step.js';
 import { placeholderConfig, siteConfig } from './caddy.js';
 import { waitForCertificates } from './certificates.js';
 import type { HostDeploy } from './layout.js';
+import { previewImport, previewSitesDir } from './preview-site.js';
 import { withServers } from './publish.js';
 import { runRemote } from './remote.js';
 import { type Server, shq } from './servers.js';
@@ -20,11 +21,19 @@ const NOT_ROOT_EXIT = 5;
  * release's, or a placeholder that gets the certificate), and a graceful reload when anything
  * changed. Under --dry-run it only says what it would change. It prints `changed …` lines.
  */
-export function initScript(server: Server, site: string, dryRun: boolean): string {
+export function initScript(server: Server, site: string, dryRun: boolean, previews = false): string {
   const { root, siteFile, configFile, adminAddress } = server.layout;
+  // With deploy.previews, the main Caddyfile also imports every preview's site file (one glob).
+  const imports = [siteFile, ...(previews ? [previewImport(server.layout)] : [])];
+  const dirs = [
+    root,
+    `${root}/releases`,
+    `${root}/meta`,
+    siteFile.slice(0, siteFile.lastIndexOf('/')) || '/',
+  ];
+  if (previews) dirs.push(previewSitesDir(server.layout));
   const act = (what: string, command: string) =>
     dryRun ? `echo ${shq(`changed would ${what}`)}` : `${command}\necho ${shq(`changed ${what}`)}`;
-  const siteDir = siteFile.slice(0, siteFile.lastIndexOf('/')) || '/';
   return `set -eu
 changed=0
 need=""
@@ -36,14 +45,18 @@ if [ -n "$need" ]; then
   ${act('install from the distribution:$need', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null')}
   changed=1
 fi
-for d in ${shq(root)} ${shq(`${root}/releases`)} ${shq(`${root}/meta`)} ${shq(siteDir)}; do
+for d in ${dirs.map(shq).join(' ')}; do
   if [ ! -d "$d" ]; then ${act('create $d', 'mkdir -p "$d"')}; changed=1; fi
 done
-if ! grep -qxF ${shq(`import ${siteFile}`)} ${shq(configFile)} 2>/dev/null; then
-  ${act(`add import ${siteFile} to ${configFile}`, `printf '\\nimport %s\\n' ${shq(siteFile)} >> ${shq(configFile)}`)}
+${imports
+  .map(
+    (file) => `if ! grep -qxF ${shq(`import ${file}`)} ${shq(configFile)} 2>/dev/null; then
+  ${act(`add import ${file} to ${configFile}`, `printf '\\nimport %s\\n' ${shq(file)} >> ${shq(configFile)}`)}
   changed=1
 fi
-cat > ${shq(`${siteFile}.init`)} <<'SITEPIPE_EOF_7c1f'
+`,
+  )
+  .join('')}cat > ${shq(`${siteFile}.init`)} <<'SITEPIPE_EOF_7c1f'
 ${site.replace(/\n?$/, '\n')}SITEPIPE_EOF_7c1f
 if cmp -s ${shq(`${siteFile}.init`)} ${shq(siteFile)}; then rm -f ${shq(`${siteFile}.init`)}; else
   ${act(`write ${siteFile}`, `mv -f ${shq(`${siteFile}.init`)} ${shq(siteFile)}`)}
@@ -81,7 +94,7 @@ export async function initHosts(ctx: RunContext, hd: HostDeploy): Promise<InitRe
                   basePath: lock.state.basePaths[live] ?? '/',
                 })
               : placeholderConfig(common);
-          return initServer(ctx, server, site);
+          return initServer(ctx, server, site, hd.deploy.previews !== undefined);
         }),
       ),
     { create: false },
@@ -90,8 +103,13 @@ export async function initHosts(ctx: RunContext, hd: HostDeploy): Promise<InitRe
   return results;
 }
 
-async function initServer(ctx: RunContext, server: Server, site: string): Promise<InitResult> {
-  const result = await runRemote(server, initScript(server, site, ctx.dryRun), {
+async function initServer(
+  ctx: RunContext,
+  server: Server,
+  site: string,
+  previews: boolean,
+): Promise<InitResult> {
+  const result = await runRemote(server, initScript(server, site, ctx.dryRun, previews), {
     doing: `prepare ${server.layout.root} and Caddy`,
     signal: ctx.signal,
   });

@@ -17,6 +17,18 @@ export interface HostLayout {
   siteFile: string;
   configFile: string;
   adminAddress: string;
+  /**
+   * What configFile must import for siteFile to be loaded, when that is not siteFile itself (a
+   * preview's file, imported by a glob): a switch adds it when it is missing.
+   */
+  imports?: string;
+}
+
+/** The branch a HostDeploy publishes the preview of (pipeline/host/preview-site.ts). */
+export interface PreviewSite {
+  branch: string;
+  slug: string;
+  url: string;
 }
 
 export interface HostDeploy {
@@ -24,6 +36,8 @@ export interface HostDeploy {
   host: HostConfig;
   /** The servers, each with its layout (deploy.host's, with the server's own overrides). */
   servers: Server[];
+  /** Set when this publishes a branch's preview instead of production: its site says noindex. */
+  preview?: PreviewSite;
 }
 
 /** The deploy section of a host target, or DEPLOY_CONFIG_MISSING saying what to add. */

@@ -106,6 +106,7 @@ export function configFor(hd: HostDeploy, ctx: RunContext, server: Server, baseP
     bind: hd.host.caddy.bind,
     stickyAssets: hd.host.stickyAssets,
     httpsPort: hd.host.caddy.httpsPort,
+    noindex: hd.preview !== undefined,
   });
 }
 

@@ -35,6 +35,25 @@ function writeAtomically(path: string, text: string): string {
 
 const NO_RELEASE_EXIT = 3;
 const RELOAD_FAILED_EXIT = 4;
+const NO_IMPORT_EXIT = 6;
+
+/**
+ * A preview's site file is loaded through a glob that the main Caddyfile imports (host init
+ * adds it). Checked before anything is switched; a missing import is added when the SSH user
+ * may, and Caddy is then reloaded even if the site file is unchanged.
+ */
+function ensureImport(layout: HostLayout): string {
+  if (!layout.imports) return '';
+  const line = shq(`import ${layout.imports}`);
+  const config = shq(layout.configFile);
+  return `if ! grep -qxF ${line} ${config} 2>/dev/null; then
+  if printf '\nimport %s\n' ${shq(layout.imports)} >> ${config} 2>/dev/null; then imported=1; else
+    echo ${shq(`${layout.configFile} does not import ${layout.imports}, and this user may not add it: run sitepipe host init`)} >&2
+    exit ${NO_IMPORT_EXIT}
+  fi
+fi
+`;
+}
 
 /**
  * The switch, as one script on the server: the metadata and the release's marker file, then
@@ -53,13 +72,14 @@ export function switchScript(layout: HostLayout, input: SwitchInput): string {
 trap '' HUP INT TERM
 cd ${root}
 [ -d releases/${input.tag} ] || { echo "there is no release ${input.tag} under ${layout.root}/releases" >&2; exit ${NO_RELEASE_EXIT}; }
-${input.meta ? writeAtomically(`meta/${input.tag}.json`, JSON.stringify(input.meta, null, 1)) : ''}rm -f ${marker}*
+imported=0
+${ensureImport(layout)}${input.meta ? writeAtomically(`meta/${input.tag}.json`, JSON.stringify(input.meta, null, 1)) : ''}rm -f ${marker}*
 : > ${marker}${input.tag}
 ${writeAtomically('.site.caddy', input.siteConfig)}prev=$(readlink current 2>/dev/null || true)
 rm -f .current.new
 ln -s releases/${input.tag} .current.new
 mv -T .current.new current
-if ! cmp -s .site.caddy ${shq(site)}; then
+if [ "$imported" = 1 ] || ! cmp -s .site.caddy ${shq(site)}; then
   mkdir -p ${shq(site.slice(0, site.lastIndexOf('/')) || '/')}
   if [ -f ${shq(site)} ]; then cp -p ${shq(site)} ${shq(`${site}.prev`)}; else rm -f ${shq(`${site}.prev`)}; fi
   cp .site.caddy ${shq(`${site}.new`)}
@@ -79,7 +99,7 @@ ${writeAtomically('releases.json', JSON.stringify(input.history, null, 1))}${inp
 
 export type SwitchOutcome =
   | { ok: true; reloaded: boolean }
-  | { ok: false; why: string; code: 'NO_RELEASE' | 'RELOAD_FAILED' };
+  | { ok: false; why: string; code: 'NO_RELEASE' | 'RELOAD_FAILED' | 'NO_IMPORT' };
 
 /** Switches one server; a refused reload or a missing release comes back as an outcome, anything else throws. */
 export async function switchServer(
@@ -89,10 +109,16 @@ export async function switchServer(
 ): Promise<SwitchOutcome> {
   const result = await runRemote(server, switchScript(server.layout, input), {
     doing: `switch to release ${input.tag}`,
-    allow: [NO_RELEASE_EXIT, RELOAD_FAILED_EXIT],
+    allow: [NO_RELEASE_EXIT, RELOAD_FAILED_EXIT, NO_IMPORT_EXIT],
     ...(signal ? { signal } : {}),
   });
   if (result.exitCode === 0) return { ok: true, reloaded: result.stdout.includes('reloaded') };
   const why = result.stderr.trim().split('\n').slice(-8).join('\n');
-  return { ok: false, why, code: result.exitCode === NO_RELEASE_EXIT ? 'NO_RELEASE' : 'RELOAD_FAILED' };
+  const code =
+    result.exitCode === NO_RELEASE_EXIT
+      ? 'NO_RELEASE'
+      : result.exitCode === NO_IMPORT_EXIT
+        ? 'NO_IMPORT'
+        : 'RELOAD_FAILED';
+  return { ok: false, why, code };
 }

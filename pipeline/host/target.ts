@@ -3,6 +3,7 @@ import { SitepipeError } from '../errors.js';
 import type { Release } from '../kube/releases.js';
 import { previousRelease } from '../kube/releases.js';
 import type { RunContext } from '../step.js';
+import { deployRelease } from './deploy-release.js';
 import { type HostDeploy, requireHostDeploy } from './layout.js';
 import { lockServer, type ServerState } from './lock.js';
 import { type HostRelease, publish } from './publish.js';
@@ -62,37 +63,7 @@ export function hostTarget(ctx: RunContext): DeployTarget<HostRelease> {
         ),
       );
     },
-    async deploy({ source, tag, render }) {
-      const { release, servers } = await publish(ctx, hd, {
-        tag: tag.commitTag,
-        commit: source.commit,
-        branch: source.branch,
-        action: 'deploy',
-        upload: {
-          dir: render.outputDir,
-          basePath: render.basePath,
-          files: render.files,
-          bytes: render.bytes,
-        },
-      });
-      return {
-        commit: source.commit,
-        deployed: !ctx.dryRun,
-        target: 'host',
-        image: null,
-        previousImage: null,
-        release: release.tag,
-        skipped: null,
-        preview: null,
-        servers: servers.map((s) => ({
-          server: s.server,
-          serving: s.serving,
-          previous: s.previous,
-          bytesSent: s.upload?.bytesSent ?? null,
-          filesSent: s.upload?.filesSent ?? null,
-        })),
-      };
-    },
+    deploy: (inputs) => deployRelease(ctx, hd, inputs),
     async resolve(ref) {
       const states = await readStates(ctx, hd);
       const [first] = states;

@@ -223,12 +223,12 @@ export const deployConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** Every other branch gets its own site at https://<branch slug>.<domain> (docs/kubernetes.md, "Previews"). */
+    /** Every other branch gets its own site at https://<branch slug>.<domain> (docs/kubernetes.md and docs/host.md, "Previews"). */
     previews: z
       .object({
-        /** Previews are served as its subdomains, through one wildcard certificate for *.<domain>. */
+        /** Previews are served as its subdomains: on Kubernetes through one wildcard certificate for *.<domain>, on hosts with a certificate per preview. */
         domain: hostname,
-        /** Where the previews run; default <namespace>-previews. */
+        /** Kubernetes: where the previews run; default <namespace>-previews. */
         namespace: dnsLabel.optional(),
         resources: z
           .object({
@@ -288,24 +288,37 @@ function previewProblems(
   p: PreviewsConfig,
 ): string[] {
   const problems: string[] = [];
-  if (d.target !== 'kubernetes')
-    problems.push('are served on Kubernetes only (target: kubernetes); the host target has no previews yet');
-  if (d.tls.provider !== 'cert-manager')
+  if (d.target === 'host') {
+    // Caddy gets each preview's certificate by itself (HTTP-01 or TLS-ALPN, per name): no wildcard, no tls: section.
+    if (p.namespace)
+      problems.push(
+        'namespace is for the Kubernetes target; on the host target previews live under deploy.host.root',
+      );
+  } else {
+    if (d.tls.provider !== 'cert-manager')
+      problems.push(
+        'need a wildcard certificate for *.' +
+          p.domain +
+          ', which Google-managed certificates cannot be: use tls.provider: cert-manager with tls.cloudDNS (DNS-01)',
+      );
+    else if (!d.tls.cloudDNS)
+      problems.push(
+        'need a wildcard certificate for *.' +
+          p.domain +
+          ", which Let's Encrypt issues over DNS-01 only: add tls.cloudDNS: { project: PROJECT }",
+      );
+    if (!p.namespace && `${d.namespace}-previews`.length > 63)
+      problems.push(
+        `namespace: ${d.namespace}-previews is longer than 63 characters; set previews.namespace`,
+      );
+    if ((p.namespace ?? `${d.namespace}-previews`) === d.namespace)
+      problems.push('namespace must differ from the production namespace');
+  }
+  // A slug is up to 63 characters, and a DNS name at most 253.
+  if (p.domain.length > 253 - 64)
     problems.push(
-      'need a wildcard certificate for *.' +
-        p.domain +
-        ', which Google-managed certificates cannot be: use tls.provider: cert-manager with tls.cloudDNS (DNS-01)',
+      `domain: ${p.domain} leaves no room for a branch's label (253 characters in all); pick a shorter one`,
     );
-  else if (!d.tls.cloudDNS)
-    problems.push(
-      'need a wildcard certificate for *.' +
-        p.domain +
-        ", which Let's Encrypt issues over DNS-01 only: add tls.cloudDNS: { project: PROJECT }",
-    );
-  if (!p.namespace && `${d.namespace}-previews`.length > 63)
-    problems.push(`namespace: ${d.namespace}-previews is longer than 63 characters; set previews.namespace`);
-  if ((p.namespace ?? `${d.namespace}-previews`) === d.namespace)
-    problems.push('namespace must differ from the production namespace');
   if (d.hosts.some((h) => h.endsWith(`.${p.domain}`) && !h.slice(0, -p.domain.length - 1).includes('.')))
     problems.push(
       `domain: a production host is a direct subdomain of ${p.domain}, so a branch could take its name; pick a domain of its own (e.g. previews.example.com)`,

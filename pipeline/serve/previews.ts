@@ -3,8 +3,8 @@ import { type RunContext, type StepLog, startNow } from '../step.js';
 
 /**
  * What `sitepipe serve` does when a branch is deleted on the remote: removes that branch's
- * preview (deploy.previews in the server's config), as `sitepipe previews delete` does.
- * Null when the config has no previews.
+ * preview (deploy.previews in the server's config), as `sitepipe previews delete` does, on
+ * either target. Null when the config has no previews.
  */
 export function previewReaper(
   config: Config,
@@ -12,7 +12,7 @@ export function previewReaper(
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
 ): ((branch: string) => Promise<void>) | null {
-  if (!config.deploy?.previews || config.deploy.target !== 'kubernetes') return null;
+  if (!config.deploy?.previews) return null;
   return async (branch) => {
     const stepLog: StepLog = {
       info: (m) => log(`previews: ${m}`),
@@ -29,7 +29,10 @@ export function previewReaper(
       log: stepLog,
       afterRun: startNow(stepLog),
     };
-    const { deletePreview, listPreviews } = await import('../kube/previews.js');
+    const { deletePreview, listPreviews } =
+      config.deploy?.target === 'host'
+        ? await import('../host/previews.js')
+        : await import('../kube/previews.js');
     const preview = (await listPreviews(ctx)).find((p) => p.branch === branch);
     if (!preview) return; // never previewed (or removed already)
     const removed = await deletePreview(ctx, preview);
