@@ -29,6 +29,9 @@ export interface DeployTarget<T = unknown> {
   readonly digestHeading: string;
 }
 
+/** Any well-formed image reference: the preflight only reads which kinds the objects have. */
+const placeholderDigest = (ctx: RunContext) => `${ctx.config.image.repository}@sha256:${'0'.repeat(64)}`;
+
 /** The Kubernetes target: today's rollout (kube/roll.ts) and ConfigMap history (kube/releases.ts), unchanged. */
 async function kubernetesTarget(ctx: RunContext): Promise<DeployTarget<RollTarget>> {
   const [{ rollTo }, { requireDeploy }, { SitepipeError }] = await Promise.all([
@@ -50,11 +53,19 @@ async function kubernetesTarget(ctx: RunContext): Promise<DeployTarget<RollTarge
     kind: 'kubernetes',
     digestHeading: 'DIGEST',
     async preflight() {
-      const { connectKube, kubeError } = await import('./clients/kube.js');
-      const kube = connectKube(ctx.env, d.context);
-      await kube.version.getCode().catch((e: unknown) => {
-        throw kubeError(e, 'read the server version', kube.config.getCurrentCluster()?.server);
-      });
+      const [{ connectKube }, { checkServedKinds }, { buildManifests }, { previewManifests }] =
+        await Promise.all([
+          import('./clients/kube.js'),
+          import('./kube/discovery.js'),
+          import('./kube/manifests.js'),
+          import('./kube/manifests-previews.js'),
+        ]);
+      // Every kind production or a preview writes, whichever this run turns out to deploy.
+      const objects = [
+        ...buildManifests(ctx.config),
+        ...(d.previews ? previewManifests(ctx.config, 'preflight', placeholderDigest(ctx)) : []),
+      ];
+      await checkServedKinds(connectKube(ctx.env, d.context), objects);
     },
     async deploy({ source, tag, push }) {
       const { release, previousImage } = await rollTo(ctx, {

@@ -6,6 +6,7 @@ import {
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
   VersionApi,
@@ -18,6 +19,8 @@ export interface Kube {
   apps: AppsV1Api;
   core: CoreV1Api;
   coordination: CoordinationV1Api;
+  /** API discovery of groups other than the core one. */
+  custom: CustomObjectsApi;
   version: VersionApi;
 }
 
@@ -68,6 +71,7 @@ export function connectKube(env: NodeJS.ProcessEnv, context?: string): Kube {
     apps: config.makeApiClient(AppsV1Api),
     core: config.makeApiClient(CoreV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
+    custom: config.makeApiClient(CustomObjectsApi),
     version: config.makeApiClient(VersionApi),
   };
 }

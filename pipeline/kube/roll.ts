@@ -1,15 +1,16 @@
 import { hostname, userInfo } from 'node:os';
-import { PatchStrategy, type V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { connectKube, isNotFound, type Kube, kubeError } from '../clients/kube.js';
 import { SitepipeError } from '../errors.js';
 import type { RunContext } from '../step.js';
+import { type ApplyOptions, applyObject, dryRunAll } from './apply.js';
 import { withDeployLock } from './lock.js';
 import type { KubeObject } from './manifests.js';
 import { requireDeploy } from './manifests-common.js';
 import { type Release, recordRelease } from './releases.js';
 import { rolloutState } from './rollout-status.js';
 
-export const FIELD_MANAGER = 'sitepipe';
+export { FIELD_MANAGER } from './apply.js';
 /** Template annotations that say which commit a pod serves; kubectl and `releases` read them. */
 export const ANNOTATION = {
   commit: 'sitepipe.io/commit',
@@ -91,14 +92,6 @@ function deploymentFor(objects: KubeObject[], target: RollTarget): KubeObject {
   return dep;
 }
 
-async function apply(kube: Kube, obj: KubeObject): Promise<void> {
-  try {
-    await kube.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-  } catch (e) {
-    throw kubeError(e, `apply ${obj.kind} ${obj.metadata.namespace ?? ''}/${obj.metadata.name}`);
-  }
-}
-
 async function readDeployment(kube: Kube, namespace: string, name: string): Promise<V1Deployment | null> {
   try {
     return await kube.apps.readNamespacedDeployment({ name, namespace });
@@ -147,10 +140,27 @@ async function waitForRollout(
   return { ok: false, why: `no complete rollout within ${Math.round(timeoutMs / 1000)}s` };
 }
 
+/** The one field sitepipe takes back from anyone: the image of the release it rolls out. */
+const ownsImage: ApplyOptions['mustOwn'] = (object, field) =>
+  object.kind === 'Deployment' && /^\.spec\.template\.spec\.containers\[[^\]]*\]\.image$/.test(field);
+
+async function namespaceExists(kube: Kube, name: string): Promise<boolean> {
+  try {
+    await kube.core.readNamespace({ name });
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw kubeError(e, `read namespace ${name}`);
+  }
+}
+
 /**
- * Rolls the site (production unless told) to `target`: server-side apply of every manifest (field manager sitepipe)
- * with the Deployment at repository@digest, then waits. On failure it applies the previous
- * image again, waits for that, and fails saying so. Holds the deploy Lease throughout.
+ * Rolls the site (production unless told) to `target`, all or nothing. Under the deploy Lease:
+ * a server-side dry run of every object (nothing is written when any would be refused), then
+ * server-side apply (field manager sitepipe, without force: see applyObject) with the
+ * Deployment at repository@digest, then the wait. When the rollout or an apply after the
+ * Deployment fails, the previous image is applied again and waited for, and the deploy fails
+ * saying so. A deploy that changes nothing adds no release to the history.
  */
 export async function rollTo(
   ctx: RunContext,
@@ -165,8 +175,11 @@ export async function rollTo(
   const objects = await site.objects(image);
   validateManifests(objects);
   const timeoutMs = (deploy.progressDeadlineSeconds + 60) * 1000;
+  const applyOptions: ApplyOptions = { mustOwn: ownsImage, warn: (m) => ctx.log.warn(m) };
+  // The Lease lives in the namespace: only a first deploy writes anything before taking it.
   const [ns] = objects;
-  if (ns) await apply(kube, ns);
+  const firstDeploy = !(await namespaceExists(kube, namespace));
+  if (firstDeploy && ns) await applyObject(kube, ns, applyOptions);
 
   return withDeployLock(
     kube,
@@ -178,11 +191,12 @@ export async function rollTo(
       log: (m) => ctx.log.info(m),
     },
     async () => {
-      const previous = currentTarget(await readDeployment(kube, namespace, name));
-      for (const obj of objects.slice(1))
-        await apply(kube, obj.kind === 'Deployment' ? deploymentFor(objects, target) : obj);
-      ctx.log.info(`rolling ${namespace}/${name} to ${image}`);
-      const result = await waitForRollout(kube, namespace, name, timeoutMs, ctx);
+      const before = await readDeployment(kube, namespace, name);
+      const previous = currentTarget(before);
+      const wanted = objects
+        .slice(firstDeploy ? 1 : 0)
+        .map((o) => (o.kind === 'Deployment' ? deploymentFor(objects, target) : o));
+      await dryRunAll(kube, wanted);
       const release = (outcome: Release['outcome'], t: RollTarget): Release => ({
         image: `${t.repository}@${t.digest}`,
         digest: t.digest,
@@ -194,15 +208,53 @@ export async function rollTo(
         action: t.action,
         outcome,
       });
+      const previousImage = previous ? `${previous.repository}@${previous.digest}` : null;
+      const canRollBack = previous !== null && previous.digest !== target.digest;
+      /** Puts the previous image back and waits for it; whether that completed. */
+      const rollBack = async (): Promise<boolean> => {
+        if (!previous || !canRollBack) return false;
+        ctx.log.warn(`rolling back to ${previousImage}`);
+        const back = await site.objects(previousImage as string);
+        await applyObject(kube, deploymentFor(back, previous), applyOptions);
+        return (await waitForRollout(kube, namespace, name, timeoutMs, ctx)).ok;
+      };
+
+      let deploymentApplied = false;
+      for (const obj of wanted) {
+        try {
+          await applyObject(kube, obj, applyOptions);
+        } catch (e) {
+          if (!deploymentApplied) throw e;
+          const restored = await rollBack();
+          await recordRelease(kube, namespace, name, release('failed', target));
+          const err = e as SitepipeError;
+          throw new SitepipeError(
+            err.code ?? 'KUBE_ERROR',
+            `${err.message}; ${canRollBack ? (restored ? `rolled back to ${previousImage}` : `the rollback to ${previousImage} did not complete`) : 'there is no earlier version to roll back to'}`,
+            err.hint ?? 'see the details',
+            err.details ?? [],
+          );
+        }
+        if (obj.kind === 'Deployment') deploymentApplied = true;
+      }
+      const after = await readDeployment(kube, namespace, name);
+      const unchanged =
+        previous?.digest === target.digest &&
+        before?.metadata?.resourceVersion !== undefined &&
+        before.metadata.resourceVersion === after?.metadata?.resourceVersion;
+      ctx.log.info(
+        unchanged
+          ? `${namespace}/${name} already runs ${image}; waiting for it to be ready`
+          : `rolling ${namespace}/${name} to ${image}`,
+      );
+      const result = await waitForRollout(kube, namespace, name, timeoutMs, ctx);
       if (result.ok) {
         const done = release('live', target);
-        await recordRelease(kube, namespace, name, done);
-        return {
-          release: done,
-          previousImage: previous ? `${previous.repository}@${previous.digest}` : null,
-        };
+        // Nothing changed: the history already has this release.
+        if (!unchanged) await recordRelease(kube, namespace, name, done);
+        return { release: done, previousImage };
       }
-      if (!previous || previous.digest === target.digest) {
+      if (!canRollBack) {
         await recordRelease(kube, namespace, name, release('failed', target));
         throw new SitepipeError(
           'ROLLOUT_FAILED',
@@ -210,19 +262,15 @@ export async function rollTo(
           `kubectl -n ${namespace} describe deploy/${name} and its pods show why the new pods are not ready`,
         );
       }
-      ctx.log.warn(
-        `rollout failed (${result.why}); rolling back to ${previous.repository}@${previous.digest}`,
-      );
-      const back = await site.objects(`${previous.repository}@${previous.digest}`);
-      await apply(kube, deploymentFor(back, previous));
-      const restored = await waitForRollout(kube, namespace, name, timeoutMs, ctx);
+      ctx.log.warn(`rollout failed (${result.why})`);
+      const restored = await rollBack();
       await recordRelease(kube, namespace, name, release('rolled-back', target));
       throw new SitepipeError(
         'ROLLOUT_FAILED',
         `the rollout of ${image} failed (${result.why}); ${
-          restored.ok ? 'rolled back to' : 'the rollback did not complete either, to'
-        } ${previous.repository}@${previous.digest}${previous.commit ? ` (commit ${previous.commit.slice(0, 12)})` : ''}`,
-        restored.ok
+          restored ? 'rolled back to' : 'the rollback did not complete either, to'
+        } ${previousImage}${previous?.commit ? ` (commit ${previous.commit.slice(0, 12)})` : ''}`,
+        restored
           ? 'the previous version is serving; kubectl describe on the failed ReplicaSet shows why its pods were not ready'
           : `check the cluster now: kubectl -n ${namespace} rollout status deploy/${name}`,
       );
