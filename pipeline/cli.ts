@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { sitepipeVersion } from './cloudbuild/generate.js';
+import { registerBuilder } from './commands/builder.js';
 import { registerCloudbuild } from './commands/cloudbuild.js';
 import {
   type CommonFlags,
@@ -46,9 +47,18 @@ function commandPath(command: Command): string {
   return ['sitepipe', ...names].join(' ');
 }
 
-/** Whether `flag` is an option, of the command or one above it, that takes a value. */
+/** The subcommand commander runs when none is named (`previews` is `previews list`). */
+function defaultSubcommand(command: Command): Command | undefined {
+  // commander keeps the name in a private field; options given to the parent go to this command.
+  const name = (command as unknown as { _defaultCommandName?: string })._defaultCommandName;
+  return name ? command.commands.find((c) => c.name() === name) : undefined;
+}
+
+/** Whether `flag` is an option, of the command, its default subcommand or one above it, that takes a value. */
 function takesValue(command: Command, flag: string): boolean {
-  for (let c: Command | null = command; c; c = c.parent) {
+  const chain = [defaultSubcommand(command)].filter((c) => c !== undefined);
+  for (let c: Command | null = command; c; c = c.parent) chain.push(c);
+  for (const c of chain) {
     const option = c.options.find((o) => o.short === flag || o.long === flag);
     if (option) return option.required || option.optional;
   }
@@ -151,6 +161,7 @@ export function buildCli(): Command {
   registerPreviews(program);
   registerHostCommands(program);
   registerCloudbuild(program);
+  registerBuilder(program);
   registerVerify(program);
   registerServe(program);
   everyCommandTakesJson(program);

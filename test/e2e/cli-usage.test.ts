@@ -64,6 +64,12 @@ describe('the command line (built CLI)', () => {
     }
   });
 
+  it("gives a command's default subcommand the options typed after the command (`previews --config F`)", async () => {
+    const run = await sitepipe('previews', '--config', join(packageRoot(), 'example', 'sitepipe.yaml'));
+    // The example has no deploy section: the config was read, so --config reached `previews list`.
+    expect(run.stderr).toMatch(/^error\[DEPLOY_CONFIG_MISSING\]/);
+  });
+
   it('an unknown step exits 2, before looking for a config', async () => {
     const run = await sitepipe('run', 'nosuch');
     expect(run.exitCode).toBe(2);
