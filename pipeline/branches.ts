@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** `*` matches within a name segment, `**` across `/`, as in GitHub's branch filters. */
-function globToRegExp(glob: string): RegExp {
+function globSource(glob: string): string {
   let source = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i] as string;
@@ -12,12 +12,21 @@ function globToRegExp(glob: string): RegExp {
     else if (c === '?') source += '[^/]';
     else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(`^${source}$`);
+  return source;
 }
 
 export function branchMatcher(globs: readonly string[]): (branch: string) => boolean {
-  const patterns = globs.map(globToRegExp);
+  const patterns = globs.map((g) => new RegExp(`^${globSource(g)}$`));
   return (branch) => patterns.some((p) => p.test(branch));
+}
+
+/**
+ * The globs as one regular expression in the syntax JavaScript and RE2 share (Cloud Build
+ * triggers match branch names with RE2), e.g. `^(?:main|release/[^/]*)$`.
+ */
+export function branchesRegex(globs: readonly string[]): string {
+  const sources = globs.map(globSource);
+  return sources.length === 1 ? `^${sources[0]}$` : `^(?:${sources.join('|')})$`;
 }
 
 /** A branch name as a directory name: readable, and distinct for distinct branches. */

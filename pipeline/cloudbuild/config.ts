@@ -74,9 +74,22 @@ export const triggerConfigSchema = z
         'must be projects/PROJECT/locations/LOCATION/connections/CONNECTION/repositories/REPO',
       )
       .optional(),
-    /** RE2 regular expression of the branches that start a build. */
-    branch: z.string().min(1).default('^main$'),
+    /**
+     * RE2 regular expression of the branches that start a build; default: deploy.production.branches
+     * (main and master unless the config says otherwise).
+     */
+    branch: z.string().min(1).optional(),
     invertRegex: z.boolean().default(false),
+    /**
+     * A second trigger, `<name>-previews`, for every other branch (the same build: its deploy
+     * step makes the branch's preview). `true`, or { name, description }.
+     */
+    previews: z
+      .union([
+        z.boolean(),
+        z.object({ name: triggerName.optional(), description: z.string().optional() }).strict(),
+      ])
+      .default(false),
     /** `file`: the trigger reads `filename` from the repo; `inline`: the build is stored in the trigger. */
     config: z.enum(['file', 'inline']).default('file'),
     filename: z.string().min(1).default('cloudbuild.yaml'),
@@ -89,6 +102,14 @@ export const triggerConfigSchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
+    const previewsName = typeof t.previews === 'object' ? t.previews.name : undefined;
+    if (t.previews && !previewsName && !triggerName.safeParse(`${t.name}-previews`).success) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${t.name}-previews is too long for a trigger name; set previews: { name: … }`,
+        path: ['previews'],
+      });
+    }
     if (!t.github === !t.repository) {
       ctx.addIssue({
         code: 'custom',

@@ -1,4 +1,5 @@
 import { CloudBuildClient, type protos } from '@google-cloud/cloudbuild';
+import { branchesRegex } from '../branches.js';
 import { SitepipeError } from '../errors.js';
 import type { BuildConfig } from './build-config.js';
 import type { TriggerConfig } from './config.js';
@@ -35,6 +36,23 @@ export interface ConnectOptions {
   /** Default: Application Default Credentials. */
   authClient?: AuthLike;
 }
+
+/**
+ * Application Default Credentials (a gcloud login, a key file, the metadata server), or null
+ * when there are none. Resolved up front: the client would otherwise look them up in the
+ * background and crash the process with an unhandled rejection when there are none.
+ */
+export async function defaultCredentials(): Promise<AuthLike | null> {
+  const { GoogleAuth } = await import('google-auth-library');
+  const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+  try {
+    return (await auth.getClient()) as unknown as AuthLike;
+  } catch {
+    return null;
+  }
+}
+
+export const NO_CREDENTIALS = 'no Application Default Credentials (gcloud auth application-default login)';
 
 export function connectCloudBuild(opts: ConnectOptions = {}): CloudBuildClient {
   const { authClient, ...rest } = opts;
@@ -93,8 +111,31 @@ export function toApiBuild(build: BuildConfig): IBuild {
   return out;
 }
 
+/** One trigger as the API gets it: the branch regex settled. */
+export type PushTrigger = Omit<TriggerConfig, 'branch' | 'previews'> & { branch: string };
+
+/**
+ * The triggers `cloudbuild.trigger` asks for: the production one, on the production branches
+ * unless `branch` says otherwise, and with `previews` a second one on every other branch.
+ */
+export function resolveTriggers(t: TriggerConfig, productionBranches: readonly string[]): PushTrigger[] {
+  const { previews, ...rest } = t;
+  const production: PushTrigger = { ...rest, branch: t.branch ?? branchesRegex(productionBranches) };
+  if (!previews) return [production];
+  const named = typeof previews === 'object' ? previews : {};
+  return [
+    production,
+    {
+      ...production,
+      name: named.name ?? `${t.name}-previews`,
+      description: named.description ?? 'sitepipe: build a preview site on every push to another branch',
+      invertRegex: !production.invertRegex,
+    },
+  ];
+}
+
 export interface TriggerRequestInput {
-  trigger: TriggerConfig;
+  trigger: PushTrigger;
   /** The generated build, stored in the trigger when trigger.config is inline. */
   build: BuildConfig;
 }
@@ -137,7 +178,8 @@ function apiError(what: string, e: unknown): SitepipeError {
 
 export interface ApplyTriggerOptions extends TriggerRequestInput {
   projectId: string;
-  client: CloudBuildClient;
+  /** null: no credentials, so the trigger cannot be looked up (only a dry run goes on). */
+  client: CloudBuildClient | null;
   dryRun: boolean;
   /** Builds the client that records the dry run's request; default: a client on a RecordingTransport. */
   recorder?: (transport: RecordingTransport) => CloudBuildClient;
@@ -160,7 +202,7 @@ export interface ApplyTriggerResult {
 export async function findTrigger(
   client: CloudBuildClient,
   projectId: string,
-  t: TriggerConfig,
+  t: PushTrigger,
 ): Promise<IBuildTrigger | null> {
   const request =
     t.location === 'global'
@@ -178,7 +220,7 @@ export async function findTrigger(
 async function send(
   client: CloudBuildClient,
   projectId: string,
-  t: TriggerConfig,
+  t: PushTrigger,
   resource: IBuildTrigger,
   existing: IBuildTrigger | null,
 ): Promise<IBuildTrigger> {
@@ -203,11 +245,22 @@ export async function applyTrigger(opts: ApplyTriggerOptions): Promise<ApplyTrig
   const t = opts.trigger;
   let lookupFailed: string | undefined;
   // A dry run shows the request even where nothing can be looked up (a laptop with no credentials).
-  const existing = await findTrigger(opts.client, opts.projectId, t).catch((e: Error) => {
-    if (!opts.dryRun) throw e;
-    lookupFailed = e.message;
-    return null;
-  });
+  const { client } = opts;
+  if (!client && !opts.dryRun) {
+    throw new SitepipeError(
+      'CLOUDBUILD_NO_CREDENTIALS',
+      `cannot create or update trigger ${t.name}: ${NO_CREDENTIALS}`,
+      'run gcloud auth application-default login (or set GOOGLE_APPLICATION_CREDENTIALS to a key file); --dry-run shows the request without credentials',
+    );
+  }
+  if (!client) lookupFailed = NO_CREDENTIALS;
+  const existing = client
+    ? await findTrigger(client, opts.projectId, t).catch((e: Error) => {
+        if (!opts.dryRun) throw e;
+        lookupFailed = e.message;
+        return null;
+      })
+    : null;
   const resource = triggerResource(opts);
   const action = existing ? 'update' : 'create';
   if (opts.dryRun) {
@@ -222,7 +275,7 @@ export async function applyTrigger(opts: ApplyTriggerOptions): Promise<ApplyTrig
     return { action, id: existing?.id ?? '', request, ...(lookupFailed ? { lookupFailed } : {}) };
   }
   try {
-    const result = await send(opts.client, opts.projectId, t, resource, existing);
+    const result = await send(client as CloudBuildClient, opts.projectId, t, resource, existing);
     return { action, id: result.id ?? existing?.id ?? '', request: null };
   } catch (e) {
     throw apiError(`${action === 'create' ? 'creating' : 'updating'} trigger ${t.name}`, e);

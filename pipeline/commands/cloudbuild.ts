@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { DEFAULT_PRODUCTION_BRANCHES } from '../branches.js';
 import { resolveCredentials } from '../clients/credentials.js';
 import { connectDocker, pingDocker } from '../clients/docker.js';
 import { type BuildConfig, parseBuildConfig } from '../cloudbuild/build-config.js';
@@ -208,46 +209,59 @@ async function triggerApplyCommand(flags: TriggerFlags, reporter: Reporter): Pro
     );
   }
   // The Cloud Build client (gRPC and protobufs) loads only for this command: 0.3 s of every start otherwise.
-  const { applyTrigger, connectCloudBuild } = await import('../cloudbuild/trigger.js');
-  const client = connectCloudBuild();
+  const { applyTrigger, connectCloudBuild, defaultCredentials, resolveTriggers } = await import(
+    '../cloudbuild/trigger.js'
+  );
+  const deploy = loaded.config.deploy;
+  const triggers = resolveTriggers(
+    settings.trigger,
+    deploy?.production.branches ?? DEFAULT_PRODUCTION_BRANCHES,
+  );
+  if (deploy?.previews && triggers.length === 1 && settings.trigger.branch === undefined) {
+    reporter.warn(
+      'trigger',
+      'deploy.previews is set but Cloud Build builds only the production branches; cloudbuild.trigger.previews: true adds a trigger for the others',
+    );
+  }
+  const credentials = await defaultCredentials();
+  const client = credentials ? connectCloudBuild({ authClient: credentials }) : null;
+  const dryRun = flags.dryRun ?? false;
   try {
-    const result = await applyTrigger({
-      projectId,
-      trigger: settings.trigger,
-      build,
-      client,
-      dryRun: flags.dryRun ?? false,
-    });
-    const name = settings.trigger.name;
-    if (result.lookupFailed) {
-      reporter.warn(
-        'trigger',
-        `could not look up trigger ${name} (${result.lookupFailed}); if it exists, the request is a PATCH to its id`,
-      );
-    }
-    if (result.request) {
-      reporter.result(
-        {
-          action: result.action,
-          trigger: name,
-          request: result.request,
+    const json: Record<string, unknown>[] = [];
+    const lines: string[] = [];
+    for (const trigger of triggers) {
+      const r = await applyTrigger({ projectId, trigger, build, client, dryRun });
+      const on = `on branches ${trigger.invertRegex ? 'not ' : ''}matching ${trigger.branch}`;
+      if (r.lookupFailed) {
+        reporter.warn(
+          'trigger',
+          `could not look up trigger ${trigger.name} (${r.lookupFailed}); if it exists, the request is a PATCH to its id`,
+        );
+      }
+      if (r.request) {
+        json.push({
+          action: r.action,
+          trigger: trigger.name,
+          request: r.request,
           dryRun: true,
-          ...(result.lookupFailed ? { lookupFailed: result.lookupFailed } : {}),
-        },
-        [
-          `would ${result.action} trigger ${name} in ${projectId} (${configPath}):`,
-          `${result.request.method} ${result.request.path}`,
-          JSON.stringify(result.request.body, null, 2),
-        ].join('\n'),
-      );
-    } else {
-      reporter.result(
-        { action: result.action, trigger: name, id: result.id },
-        `${result.action === 'create' ? 'created' : 'updated'} trigger ${name} (${result.id}) in ${projectId}`,
-      );
+          ...(r.lookupFailed ? { lookupFailed: r.lookupFailed } : {}),
+        });
+        lines.push(
+          `would ${r.action} trigger ${trigger.name} in ${projectId} (${configPath}), ${on}:`,
+          `${r.request.method} ${r.request.path}`,
+          JSON.stringify(r.request.body, null, 2),
+        );
+      } else {
+        json.push({ action: r.action, trigger: trigger.name, id: r.id });
+        lines.push(
+          `${r.action === 'create' ? 'created' : 'updated'} trigger ${trigger.name} (${r.id}) in ${projectId}, ${on}`,
+        );
+      }
     }
+    const [production, previews] = json;
+    reporter.result({ ...production, ...(previews ? { previews } : {}) }, lines.join('\n'));
   } finally {
-    await client.close();
+    await client?.close();
   }
 }
 

@@ -1,7 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type TriggerConfig, triggerConfigSchema } from '../../pipeline/cloudbuild/config.js';
+import { triggerConfigSchema } from '../../pipeline/cloudbuild/config.js';
 import { generateCloudBuild } from '../../pipeline/cloudbuild/generate.js';
-import { applyTrigger, connectCloudBuild } from '../../pipeline/cloudbuild/trigger.js';
+import {
+  applyTrigger,
+  connectCloudBuild,
+  type PushTrigger,
+  resolveTriggers,
+} from '../../pipeline/cloudbuild/trigger.js';
 import { parseConfig } from '../../pipeline/config.js';
 import { PIPELINE } from '../../pipeline/pipeline.js';
 import {
@@ -23,8 +28,9 @@ const build = generateCloudBuild({
   version: '0.1.0',
 });
 
-function trigger(t: Record<string, unknown>): TriggerConfig {
-  return triggerConfigSchema.parse(t);
+/** The production trigger of a cloudbuild.trigger section, with the default production branches. */
+function trigger(t: Record<string, unknown>): PushTrigger {
+  return resolveTriggers(triggerConfigSchema.parse(t), ['main', 'master'])[0] as PushTrigger;
 }
 
 const github = trigger({
@@ -162,6 +168,41 @@ describe('sitepipe trigger apply (real client, REST, local HTTP server)', () => 
       timeout: '900s',
     });
     expect(body.build.images).toEqual(['$_SITEPIPE_CACHE_IMAGE']);
+  });
+
+  it('builds only the production branches by default; previews: true adds the trigger for every other branch', async () => {
+    const [production, previews, extra] = resolveTriggers(
+      triggerConfigSchema.parse({ github: { owner: 'acme', name: 'site' }, previews: true }),
+      ['main', 'release/*'],
+    );
+    expect(extra).toBeUndefined();
+    for (const t of [production, previews] as PushTrigger[]) {
+      api.respond(NOT_FOUND, { status: 200, body: { id: `${t.name}-id` } });
+      await applyTrigger({ projectId: 'p1', trigger: t, build, client, dryRun: false });
+    }
+    const created = api.requests.filter((r) => r.method === 'POST').map((r) => r.body);
+    expect(created).toMatchObject([
+      { name: 'sitepipe-push', github: { push: { branch: '^(?:main|release/[^/]*)$' } } },
+      {
+        name: 'sitepipe-push-previews',
+        description: expect.stringMatching(/preview/),
+        github: { push: { branch: '^(?:main|release/[^/]*)$', invertRegex: true } },
+      },
+    ]);
+    expect((created[0] as { github: { push: object } }).github.push).not.toHaveProperty('invertRegex');
+    // The regex means in the trigger what the globs mean to the deploy step.
+    const regex = new RegExp(production?.branch as string);
+    expect(['main', 'release/1.2'].map((b) => regex.test(b))).toEqual([true, true]);
+    expect(['mainline', 'release/1/2', 'feature/x'].map((b) => regex.test(b))).toEqual([false, false, false]);
+  });
+
+  it('refuses a previews trigger whose derived name is too long', () => {
+    const parsed = triggerConfigSchema.safeParse({
+      name: 'x'.repeat(60),
+      github: { owner: 'acme', name: 'site' },
+      previews: true,
+    });
+    expect(parsed.error?.issues[0]).toMatchObject({ path: ['previews'], message: /too long/ });
   });
 
   it('updates a regional trigger through its resource name', async () => {
