@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { SitepipeError } from './errors.js';
+import type { Preview } from './kube/previews.js';
 
 /** `*` matches within a name segment, `**` across `/`, as in GitHub's branch filters. */
 function globSource(glob: string): string {
@@ -64,4 +66,29 @@ export function previewSlug(branch: string): string {
   readable = readable.slice(0, SLUG_MAX - HASH_LENGTH - 1).replace(/-+$/, '');
   const hash = createHash('sha256').update(branch).digest('hex').slice(0, HASH_LENGTH);
   return `${readable}-${hash}`;
+}
+
+/**
+ * The preview of `branch` (its full name, or its slug) among `previews`; PREVIEW_NOT_FOUND
+ * naming where it looked. Both targets find previews this way.
+ */
+export function pickPreview(
+  previews: readonly Preview[],
+  branch: string,
+  slug: string,
+  at: { site: string; where: string },
+): Preview {
+  const found =
+    previews.find((p) => p.branch === branch) ?? previews.find((p) => p.name === branch || p.name === slug);
+  if (found) return found;
+  throw new SitepipeError(
+    'PREVIEW_NOT_FOUND',
+    `${at.site} has no preview of ${branch} ${at.where}`,
+    previews.length
+      ? `\`sitepipe previews\` lists them: ${previews
+          .map((p) => p.branch)
+          .slice(0, 5)
+          .join(', ')}`
+      : 'there are no previews; a run on a branch outside deploy.production.branches makes one',
+  );
 }

@@ -1,3 +1,4 @@
+import { pickPreview } from '../branches.js';
 import type { DeployInputs } from '../deploy-target.js';
 import { SitepipeError } from '../errors.js';
 import type { Preview } from '../kube/previews.js';
@@ -178,21 +179,9 @@ export async function deletePreview(ctx: RunContext, preview: Preview): Promise<
   );
 }
 
-/** The preview of `branch` (its full name, or its slug); PREVIEW_NOT_FOUND if none. */
+/** The preview of `branch` on the hosts. */
 export function findPreview(previews: readonly Preview[], branch: string, ctx: RunContext): Preview {
   const hd = requireHostDeploy(ctx.config);
-  const slug = previewSite(hd, branch).slug;
-  const found =
-    previews.find((p) => p.branch === branch) ?? previews.find((p) => p.name === branch || p.name === slug);
-  if (found) return found;
-  throw new SitepipeError(
-    'PREVIEW_NOT_FOUND',
-    `${hd.deploy.name} has no preview of ${branch} on ${hd.servers.map((s) => s.name).join(', ')}`,
-    previews.length
-      ? `\`sitepipe previews\` lists them: ${previews
-          .map((p) => p.branch)
-          .slice(0, 5)
-          .join(', ')}`
-      : 'there are no previews; a run on a branch outside deploy.production.branches makes one',
-  );
+  const where = `on ${hd.servers.map((s) => s.name).join(', ')}`;
+  return pickPreview(previews, branch, previewSite(hd, branch).slug, { site: hd.deploy.name, where });
 }

@@ -1,7 +1,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
+import { pickPreview } from '../branches.js';
 import { connectKube, isNotFound, type Kube, kubeError } from '../clients/kube.js';
 import type { DeployInputs } from '../deploy-target.js';
-import { SitepipeError } from '../errors.js';
 import type { DeployResult } from '../records.js';
 import type { RunContext } from '../step.js';
 import { previewsNamespace } from './config.js';
@@ -155,23 +155,13 @@ export async function deletePreview(ctx: RunContext, preview: Preview): Promise<
   return deleted;
 }
 
-/** The preview of `branch` (its full name, or the slug the objects carry); PREVIEW_NOT_FOUND if none. */
+/** The preview of `branch` in the cluster's previews namespace. */
 export function findPreview(previews: readonly Preview[], branch: string, ctx: RunContext): Preview {
   const deploy = requireDeploy(ctx.config);
-  const slug = previewNames(deploy, branch).slug;
-  const found =
-    previews.find((p) => p.branch === branch) ?? previews.find((p) => p.name === branch || p.name === slug);
-  if (found) return found;
-  throw new SitepipeError(
-    'PREVIEW_NOT_FOUND',
-    `${deploy.name} has no preview of ${branch} in ${previewsNamespace(deploy)}`,
-    previews.length
-      ? `\`sitepipe previews\` lists them: ${previews
-          .map((p) => p.branch)
-          .slice(0, 5)
-          .join(', ')}`
-      : 'there are no previews; a run on a branch outside deploy.production.branches makes one',
-  );
+  return pickPreview(previews, branch, previewNames(deploy, branch).slug, {
+    site: deploy.name,
+    where: `in ${previewsNamespace(deploy)}`,
+  });
 }
 
 /** Previews to prune: the branch is gone from the remote, or the last deploy is older than maxAgeMs. */
